@@ -1,0 +1,91 @@
+"""Run-mode switches, paths and seeding.
+
+Fast mode (``COURSE_FAST=1``, and also whenever ``CI`` is set and ``COURSE_FAST`` is not) runs
+exactly the same code as full mode on less data and for fewer epochs. ``COURSE_FAST=0`` forces
+full mode even under CI.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_flag(value: str | None) -> bool | None:
+    if value is None or value.strip() == "":
+        return None
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"COURSE_FAST={value!r} is not understood: use 1 (fast mode) or 0 (full mode).")
+
+
+def is_fast(environ: dict[str, str] | None = None) -> bool:
+    """True in fast mode: ``COURSE_FAST`` if set, otherwise whether ``CI`` is set."""
+    env = os.environ if environ is None else environ
+    flag = _env_flag(env.get("COURSE_FAST"))
+    if flag is not None:
+        return flag
+    return bool(env.get("CI"))
+
+
+FAST: bool = is_fast()
+MODE: str = "fast" if FAST else "full"
+
+
+def pick(fast: T, full: T) -> T:
+    """Return ``fast`` in fast mode and ``full`` in full mode (read once, at import)."""
+    return fast if FAST else full
+
+
+def data_dir() -> Path:
+    """The dataset mirror: ``COURSE_DATA_DIR`` or ``<repo>/data``."""
+    return Path(os.environ.get("COURSE_DATA_DIR", REPO_ROOT / "data")).expanduser().resolve()
+
+
+def results_dir() -> Path:
+    """Where notebooks append metric records: ``COURSE_RESULTS_DIR`` or ``<repo>/build/records``."""
+    return Path(os.environ.get("COURSE_RESULTS_DIR", REPO_ROOT / "build" / "records")).expanduser().resolve()
+
+
+def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
+    """Seed Python, NumPy, Keras and TensorFlow; optionally make TensorFlow ops deterministic.
+
+    Op determinism makes CPU training histories repeat exactly; it also turns off XLA
+    auto-clustering, so pass ``deterministic=False`` where speed matters more than exact repeats.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def setup_notebook(seed: int = 0, deterministic: bool = True) -> str:
+    """Quiet noisy warnings, seed everything and return a one-line description of the run mode."""
+    import logging
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*input_shape.*")
+    warnings.filterwarnings("ignore", message=".*Skipping variable loading.*")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    seed_everything(seed, deterministic=deterministic)
+    return f"mode: {MODE} (set COURSE_FAST=1 for a quick run), seed: {seed}"
