@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine (both idempotent):
+#   make test   unit tests, nbval over every lecture and solution notebook (fast mode), labs in sync,
+#               every lab executed up to its first exercise
+#   make run    every lecture and solution notebook in full mode -> build/executed/, build/results.md
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export COURSE_DATA_DIR ?= $(CURDIR)/data
+export PY
+
+.PHONY: setup data test run labs unit clean
+.DEFAULT_GOAL := test
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+data: setup
+	@bash scripts/provision_data.sh
+
+test: setup data
+	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+	  tests notebooks solutions
+
+run: setup data
+	COURSE_FAST=0 $(PY) -m course_utils.runner run
+
+unit: setup
+	$(PY) -m pytest -q tests
+
+labs: setup
+	$(PY) -m course_utils.labgen
+
+clean:
+	rm -rf build

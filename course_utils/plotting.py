@@ -1,0 +1,124 @@
+"""Figures used across the labs. Every function returns a matplotlib Figure and works headless."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def _as_images(images: Any) -> np.ndarray:
+    arr = np.asarray(images)
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2 and arr.shape[1] == 784:
+        arr = arr.reshape(-1, 28, 28)
+    if arr.ndim != 3:
+        raise ValueError(f"expected a batch of grayscale images (N, H, W[, 1]) or (N, 784), got shape {arr.shape}.")
+    return arr
+
+
+def image_grid(
+    images: Any, titles: Sequence[str] | None = None, ncols: int = 10, title: str | None = None, cmap: str = "gray"
+):
+    """Show a batch of images in a grid, optionally with a caption under each."""
+    imgs = _as_images(images)
+    n = len(imgs)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.3 * nrows + (0.4 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(imgs[i], cmap=cmap, vmin=0.0, vmax=1.0)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def reconstruction_rows(
+    originals: Any, reconstructions_by_name: Mapping[str, Any], n: int = 10, title: str | None = None
+):
+    """One row of originals, then one row per model's reconstructions of the same images."""
+    rows = {"original": _as_images(originals)[:n]}
+    rows.update({name: _as_images(rec)[:n] for name, rec in reconstructions_by_name.items()})
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.2 * len(rows) + 0.5), squeeze=False)
+    for r, (name, imgs) in enumerate(rows.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(imgs):
+                ax.imshow(imgs[c], cmap="gray", vmin=0.0, vmax=1.0)
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title or "Originals (top) and reconstructions")
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(
+    z2d: Any, labels: Any, title: str | None = None, class_names: Sequence[str] | None = None, max_points: int = 5000
+):
+    """Scatter 2-D codes coloured by label, with a legend of classes."""
+    z = np.asarray(z2d)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"latent_scatter needs 2-D codes of shape (N, 2), got {z.shape}; project them first (PCA, t-SNE).")
+    y = np.asarray(labels)
+    z, y = z[:max_points], y[:max_points]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    cmap = plt.get_cmap("tab10")
+    for k, label in enumerate(np.unique(y)):
+        sel = y == label
+        name = class_names[int(label)] if class_names is not None else str(label)
+        ax.scatter(z[sel, 0], z[sel, 1], s=3, alpha=0.6, color=cmap(k % 10), label=name)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title or "Latent codes coloured by class")
+    ax.legend(markerscale=4, fontsize=8, loc="best", title="class")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(
+    histories: Mapping[str, Any], keys: Sequence[str] = ("loss", "val_loss"), title: str | None = None, logy: bool = False
+):
+    """Plot the given metrics per epoch for each named run (Keras ``History`` objects or plain dicts)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run, hist in histories.items():
+        data = hist.history if hasattr(hist, "history") else hist
+        for key in keys:
+            if key in data:
+                values = np.asarray(data[key], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) < 30 else None, label=f"{run}: {key}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(", ".join(keys))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title or "Training curves")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequence[str] | None = None):
+    """Heat map of a confusion matrix with the counts written in each cell."""
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, label="count")
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7, color="white" if v > cm.max() / 2 else "black")
+    ax.set_xlabel("cluster (matched to class)")
+    ax.set_ylabel("true class")
+    if class_names is not None:
+        ax.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    ax.set_title(title or "Confusion matrix after Hungarian matching")
+    fig.tight_layout()
+    return fig

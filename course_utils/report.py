@@ -1,0 +1,132 @@
+"""Recording headline metrics from notebooks and gathering them into ``build/results.md``.
+
+A notebook calls :func:`record`; each call prints one line and appends a JSON record to
+``<results_dir>/records.jsonl``. ``make run`` points ``COURSE_RESULTS_DIR`` at a fresh folder, runs every
+notebook, then :func:`write_results` turns the records (and the notebooks' wall times) into
+``results.md`` and ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from course_utils import config
+
+GOALS = ("max", "min")
+
+
+def judge(value: float, target: float | None, goal: str, mode: str) -> str:
+    """'met', 'missed', 'no target', or 'not judged (fast mode)'."""
+    if target is None:
+        return "no target"
+    if mode != "full":
+        return "not judged (fast mode)"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "missed"
+    ok = value >= target if goal == "max" else value <= target
+    return "met" if ok else "missed"
+
+
+def record(
+    name: str,
+    value: float,
+    *,
+    notebook: str,
+    target: float | None = None,
+    goal: str = "max",
+    anchor: str | None = None,
+    unit: str = "",
+    source: str = "",
+    note: str = "",
+) -> dict[str, Any]:
+    """Record one headline metric of ``notebook`` and print it beside its target and anchor.
+
+    Args:
+        name: what was measured, e.g. ``"test MSE, latent 32"``.
+        value: the measured number.
+        notebook: the notebook's file stem, e.g. ``"01_undercomplete_autoencoders"``.
+        target: the course's target for full mode (None if there is none).
+        goal: ``"max"`` if higher is better (value must reach the target), ``"min"`` if lower is better.
+        anchor: a published or reference value to compare with, as text with its provenance.
+        unit: unit of ``value`` ("nats", "dB", "s", ...).
+        source: which data the number was measured on.
+        note: anything else a reader needs (binarization, epochs, ...).
+    """
+    if goal not in GOALS:
+        raise ValueError(f"goal must be 'max' or 'min', got {goal!r}.")
+    value = float(value)
+    rec = {
+        "notebook": notebook,
+        "name": name,
+        "value": value,
+        "unit": unit,
+        "target": None if target is None else float(target),
+        "goal": goal,
+        "anchor": anchor,
+        "source": source,
+        "note": note,
+        "mode": config.MODE,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    rec["status"] = judge(value, rec["target"], goal, config.MODE)
+    out = config.results_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "records.jsonl", "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+    target_txt = "" if target is None else f" (target {'≥' if goal == 'max' else '≤'} {target:g}: {rec['status']})"
+    print(f"[recorded] {name} = {value:.4g}{(' ' + unit) if unit else ''}{target_txt}")
+    return rec
+
+
+def read_records(directory: Path) -> list[dict[str, Any]]:
+    """All records under ``directory/records.jsonl`` (empty list if none)."""
+    path = Path(directory) / "records.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v).replace("|", "\\|")
+
+
+def render_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, Any]]) -> str:
+    """The results page: a wall-time table and, per notebook, every metric beside target and anchor."""
+    lines = ["# Results", ""]
+    modes = sorted({r["mode"] for r in records} | {t.get("mode", "?") for t in timings.values()})
+    lines += [f"Mode: {', '.join(modes) or '—'}. Generated {time.strftime('%Y-%m-%d %H:%M')}.", ""]
+    lines += ["## Notebooks", "", "| notebook | status | wall time (s) |", "|---|---|---|"]
+    for nb, t in sorted(timings.items()):
+        lines.append(f"| {nb} | {t['status']} | {t['seconds']:.0f} |")
+    lines.append("")
+    met = sum(r["status"] == "met" for r in records)
+    judged = sum(r["status"] in ("met", "missed") for r in records)
+    lines += [f"## Metrics ({met} of {judged} targets met)", ""]
+    for nb in sorted({r["notebook"] for r in records}):
+        lines += [f"### {nb}", "", "| metric | value | target | status | anchor | source / note |", "|---|---|---|---|---|---|"]
+        for r in (r for r in records if r["notebook"] == nb):
+            target = "—" if r["target"] is None else f"{'≥' if r['goal'] == 'max' else '≤'} {r['target']:g}"
+            value = _fmt(r["value"]) + (f" {r['unit']}" if r["unit"] else "")
+            extra = "; ".join(x for x in (r.get("source"), r.get("note")) if x)
+            lines.append(f"| {_fmt(r['name'])} | {value} | {target} | {r['status']} | {_fmt(r['anchor'])} | {_fmt(extra)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(records_dir: Path, out_dir: Path, timings: dict[str, dict[str, Any]]) -> Path:
+    """Write ``results.md`` and ``results.json`` into ``out_dir``; return the markdown path."""
+    records = read_records(records_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps({"notebooks": timings, "metrics": records}, indent=2))
+    md = out_dir / "results.md"
+    md.write_text(render_markdown(records, timings))
+    return md

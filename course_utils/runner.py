@@ -1,0 +1,116 @@
+"""Execute notebooks headless and gather their recorded metrics.
+
+    python -m course_utils.runner run                  # every lecture and solution notebook, full mode
+    python -m course_utils.runner execute NB [NB ...]  # chosen notebooks (mode from COURSE_FAST)
+    python -m course_utils.runner publish NB [NB ...]  # full mode, outputs saved in place, labs regenerated
+
+``run`` writes executed copies to ``build/executed/``, the records to ``build/records/`` and the summary to
+``build/results.md`` and ``build/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from course_utils.config import REPO_ROOT
+
+
+def course_notebooks(root: Path = REPO_ROOT) -> list[Path]:
+    """Lecture and solution notebooks in course order (by number, lectures before the lab of that number)."""
+    nbs = list((root / "notebooks").glob("*.ipynb")) + list((root / "solutions").glob("*.ipynb"))
+    return sorted(nbs, key=lambda p: (p.name.split("_")[0], p.parent.name != "notebooks", p.name))
+
+
+def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = None) -> float:
+    """Execute ``path`` in a fresh kernel (cwd = its folder) with the given mode; save to ``out_path``.
+
+    Returns the wall time in seconds. Raises nbclient's CellExecutionError on the first failing cell,
+    after saving the partly executed notebook so the error can be read there.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ["COURSE_FAST"] = "1" if fast else "0"
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out_path)
+    return time.perf_counter() - start
+
+
+def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
+    """Execute ``notebooks`` into ``build``, then write ``results.md``/``results.json``; return failures."""
+    from course_utils.report import write_results
+
+    records = build / "records"
+    shutil.rmtree(records, ignore_errors=True)
+    records.mkdir(parents=True)
+    os.environ["COURSE_RESULTS_DIR"] = str(records)
+    timings, failures = {}, 0
+    for nb in notebooks:
+        rel = nb.relative_to(REPO_ROOT) if nb.is_relative_to(REPO_ROOT) else nb
+        print(f"▶ {rel} ({'fast' if fast else 'full'} mode) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            seconds = execute(nb, build / "executed" / rel, fast=fast)
+            status = "ok"
+        except Exception as exc:  # keep going: report every notebook
+            seconds, status, failures = time.perf_counter() - start, "FAILED", failures + 1
+            print(f"  failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+        timings[str(rel)] = {"seconds": round(seconds, 1), "status": status, "mode": "fast" if fast else "full"}
+        print(f"  {status} in {seconds:.0f} s", flush=True)
+    md = write_results(records, build, timings)
+    print(f"\nwrote {md} and {md.with_suffix('.json')}")
+    print(md.read_text())
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.runner", description="Execute course notebooks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="run every lecture and solution notebook and gather results")
+    p_run.add_argument("--fast", action="store_true", help="fast mode instead of full mode")
+    p_run.add_argument("--build", type=Path, default=REPO_ROOT / "build")
+    p_run.add_argument("notebooks", nargs="*", type=Path, help="only these (default: all)")
+    p_exec = sub.add_parser("execute", help="execute notebooks into build/executed (mode from COURSE_FAST)")
+    p_exec.add_argument("notebooks", nargs="+", type=Path)
+    p_pub = sub.add_parser("publish", help="execute in full mode, save outputs in place, regenerate labs")
+    p_pub.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
+        return 1 if run_all(nbs, args.build.resolve(), fast=args.fast) else 0
+    if args.command == "execute":
+        from course_utils.config import FAST
+
+        for nb in args.notebooks:
+            nb = nb.resolve()
+            out = REPO_ROOT / "build" / "executed" / nb.relative_to(REPO_ROOT)
+            print(f"{nb.name}: {execute(nb, out, fast=FAST):.0f} s -> {out}")
+        return 0
+    from course_utils import labgen
+
+    for nb in args.notebooks:
+        nb = nb.resolve()
+        out = REPO_ROOT / "build" / "executed" / nb.relative_to(REPO_ROOT)
+        seconds = execute(nb, out, fast=False)  # raises on a failing cell: the solution stays untouched
+        shutil.copyfile(out, nb)
+        print(f"{nb.name}: {seconds:.0f} s (full mode, saved in place)")
+    labgen.main([])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Unit tests for course_utils.clustering (soft assignment, target distribution, clustering layer)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
+import keras
+
+from course_utils.clustering import (
+    ClusteringLayer,
+    assignment_change,
+    kl_divergence,
+    soft_assignment,
+    target_distribution,
+)
+
+
+def _reference_q(z, mu, alpha):
+    d2 = ((z[:, None, :] - mu[None, :, :]) ** 2).sum(-1)
+    k = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
+    return k / k.sum(1, keepdims=True)
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(50, 4)).astype("float32"), rng.normal(size=(3, 4)).astype("float32")
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, 3.0])
+def test_soft_assignment_matches_formula(points, alpha):
+    z, mu = points
+    q = keras.ops.convert_to_numpy(soft_assignment(z, mu, alpha))
+    np.testing.assert_allclose(q, _reference_q(z, mu, alpha), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(q.sum(1), 1.0, atol=1e-5)
+
+
+def test_nearer_centroid_gets_more_mass():
+    mu = np.array([[0.0, 0.0], [5.0, 0.0]], dtype="float32")
+    z = np.array([[0.5, 0.0], [4.0, 1.0]], dtype="float32")
+    q = keras.ops.convert_to_numpy(soft_assignment(z, mu))
+    assert q[0, 0] > q[0, 1] and q[1, 1] > q[1, 0]
+
+
+def test_target_distribution_formula_and_properties(points):
+    z, mu = points
+    q = _reference_q(z, mu, 1.0)
+    p = target_distribution(q)
+    f = q.sum(0)
+    expected = (q**2 / f) / (q**2 / f).sum(1, keepdims=True)
+    np.testing.assert_allclose(p, expected, rtol=1e-5)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-5)
+    assert p.dtype == np.float32
+    # sharper: the largest entry of each row grows (or stays) when clusters are balanced
+    balanced = np.array([[0.6, 0.4], [0.4, 0.6]])
+    pb = target_distribution(balanced)
+    assert np.all(pb.max(1) > balanced.max(1))
+
+
+def test_target_distribution_divides_by_cluster_frequency():
+    # identical rows, but cluster 0 is much more popular overall: p moves mass towards the rarer cluster
+    q = np.array([[0.5, 0.5]] + [[0.9, 0.1]] * 9)
+    p = target_distribution(q)
+    assert p[0, 1] > p[0, 0]
+
+
+def test_target_distribution_rejects_bad_shape():
+    with pytest.raises(ValueError):
+        target_distribution(np.ones(5))
+
+
+def test_kl_divergence():
+    p = np.array([[0.7, 0.3], [0.2, 0.8]], dtype="float32")
+    assert float(kl_divergence(p, p)) == pytest.approx(0.0, abs=1e-6)
+    q = np.array([[0.5, 0.5], [0.5, 0.5]], dtype="float32")
+    expected = np.mean((p * np.log(p / q)).sum(1))
+    assert float(kl_divergence(p, q)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_assignment_change():
+    assert assignment_change(np.array([0, 1, 2, 3]), np.array([0, 1, 0, 0])) == 0.5
+    with pytest.raises(ValueError):
+        assignment_change(np.zeros(3), np.zeros(4))
+
+
+def test_layer_initial_centroids_and_output(points):
+    z, mu = points
+    layer = ClusteringLayer(3, alpha=2.0, initial_centroids=mu, name="clusters")
+    q = keras.ops.convert_to_numpy(layer(z))
+    assert q.shape == (50, 3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.centroids), mu)
+    np.testing.assert_allclose(q, _reference_q(z, mu, 2.0), rtol=1e-5, atol=1e-6)
+    assert len(layer.trainable_weights) == 1
+
+
+def test_layer_set_centroids_and_validation(points):
+    z, mu = points
+    layer = ClusteringLayer(3)
+    layer(z)
+    layer.set_centroids(mu + 1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.centroids), mu + 1)
+    with pytest.raises(ValueError):
+        layer.set_centroids(np.zeros((2, 4)))
+    with pytest.raises(ValueError):
+        ClusteringLayer(3, initial_centroids=np.zeros((2, 4)))
+    with pytest.raises(ValueError):
+        ClusteringLayer(0)
+    with pytest.raises(ValueError):
+        ClusteringLayer(3, alpha=0.0)
+    with pytest.raises(ValueError):
+        ClusteringLayer(3, initial_centroids=np.zeros((3, 5)))(z)
+
+
+def test_centroids_receive_gradients(points):
+    import tensorflow as tf
+
+    z, mu = points
+    layer = ClusteringLayer(3, initial_centroids=mu)
+    p = target_distribution(_reference_q(z, mu, 1.0) ** 0.5 / (_reference_q(z, mu, 1.0) ** 0.5).sum(1, keepdims=True))
+    with tf.GradientTape() as tape:
+        loss = kl_divergence(p, layer(z))
+    (grad,) = tape.gradient(loss, layer.trainable_weights)
+    assert np.abs(grad.numpy()).sum() > 0
+
+
+def test_keras_round_trip(tmp_path, points):
+    z, mu = points
+    inp = keras.Input((4,))
+    out = ClusteringLayer(3, alpha=1.5, initial_centroids=mu, name="clusters")(inp)
+    model = keras.Model(inp, out, name="dec_head")
+    before = keras.ops.convert_to_numpy(model(z))
+    path = tmp_path / "head.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    layer = loaded.get_layer("clusters")
+    assert isinstance(layer, ClusteringLayer) and layer.alpha == 1.5 and layer.n_clusters == 3
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(z)), before, rtol=1e-6)
