@@ -55,6 +55,17 @@ class Sampling(keras.layers.Layer):
         config.update({"seed": self.seed})
         return config
 
+    # Keras 3.15 does not write a SeedGenerator's state into `.keras` files by itself (the layer's
+    # variable store only holds trainable/non-trainable weights), so a reloaded model would restart the
+    # noise sequence. Saving the state here makes a save/load round trip reproduce the same draws.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if "seed_generator_state" in list(store.keys()):
+            self.seed_generator.state.assign(np.asarray(store["seed_generator_state"]))
+
 
 def bernoulli_log_likelihood(x, logits):
     """``Σ_pixels [x log σ(l) + (1 − x) log(1 − σ(l))]`` per example, computed from logits.
