@@ -59,6 +59,27 @@ def results_dir() -> Path:
     return Path(os.environ.get("COURSE_RESULTS_DIR", REPO_ROOT / "build" / "records")).expanduser().resolve()
 
 
+def import_tensorflow_quietly():
+    """Import TensorFlow with the C-level stderr silenced, then return the module.
+
+    TensorFlow's native start-up writes lines such as "Could not find cuda drivers" straight to file
+    descriptor 2, below Python's logging; notebooks would show them in every first cell.
+    """
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tf
+
+
 def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     """Seed Python, NumPy, Keras and TensorFlow; optionally make TensorFlow ops deterministic.
 
@@ -67,8 +88,8 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> None:
     """
     random.seed(seed)
     np.random.seed(seed)
+    tf = import_tensorflow_quietly()
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     if deterministic:
@@ -83,9 +104,9 @@ def setup_notebook(seed: int = 0, deterministic: bool = True) -> str:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*input_shape.*")
     warnings.filterwarnings("ignore", message=".*Skipping variable loading.*")
-    import tensorflow as tf
-
+    tf = import_tensorflow_quietly()
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     seed_everything(seed, deterministic=deterministic)
-    return f"mode: {MODE} (set COURSE_FAST=1 for a quick run), seed: {seed}"
+    how = "less data and fewer epochs; COURSE_FAST=0 for full mode" if FAST else "set COURSE_FAST=1 for a quick run"
+    return f"mode: {MODE} ({how}), seed: {seed}"

@@ -40,6 +40,12 @@ from course_utils.corruptions import (  # noqa: F401  (re-exported)
 )
 
 DATASETS = ("mnist", "fashion_mnist")
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+}
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
