@@ -27,6 +27,7 @@ __all__ = [
     "target_distribution",
     "kl_divergence",
     "assignment_change",
+    "RandomShift",
 ]
 
 
@@ -119,4 +120,47 @@ class ClusteringLayer(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"n_clusters": self.n_clusters, "alpha": self.alpha})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class RandomShift(keras.layers.Layer):
+    """Moves each image by a random whole number of pixels (at most ``max_shift`` each way, zero fill).
+
+    Active only when called with ``training=True``; otherwise the identity. Accepts (N, H, W) or
+    (N, H, W, C) batches. The shift is done with two one-hot matrix products, so it is cheap on a CPU and
+    runs inside a compiled ``train_step``. Randomness comes from a ``SeedGenerator`` owned by the layer.
+    """
+
+    def __init__(self, max_shift: int = 3, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if int(max_shift) < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}.")
+        self.max_shift = int(max_shift)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training or self.max_shift == 0:
+            return images
+        squeeze = len(images.shape) == 3
+        x = ops.expand_dims(images, -1) if squeeze else images
+        s = self.max_shift
+        h, w = x.shape[1], x.shape[2]
+        n = ops.shape(x)[0]
+        padded = ops.pad(x, [[0, 0], [s, s], [s, s], [0, 0]])
+        offsets = keras.random.randint((n, 2), 0, 2 * s + 1, seed=self.seed_generator)
+        # row selector (N, H, H + 2s): output row i reads padded row i + offset
+        rows = ops.one_hot(offsets[:, :1] + ops.arange(h)[None, :], h + 2 * s, dtype=x.dtype)
+        cols = ops.one_hot(offsets[:, 1:] + ops.arange(w)[None, :], w + 2 * s, dtype=x.dtype)
+        out = ops.einsum("nip,npqc->niqc", rows, padded)
+        out = ops.einsum("njq,niqc->nijc", cols, out)
+        return ops.squeeze(out, -1) if squeeze else out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"max_shift": self.max_shift, "seed": self.seed})
         return config

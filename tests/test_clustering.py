@@ -10,6 +10,7 @@ import keras
 
 from course_utils.clustering import (
     ClusteringLayer,
+    RandomShift,
     assignment_change,
     kl_divergence,
     soft_assignment,
@@ -137,3 +138,28 @@ def test_keras_round_trip(tmp_path, points):
     layer = loaded.get_layer("clusters")
     assert isinstance(layer, ClusteringLayer) and layer.alpha == 1.5 and layer.n_clusters == 3
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(z)), before, rtol=1e-6)
+
+
+def test_random_shift_moves_whole_images():
+    x = np.zeros((64, 12, 12), dtype="float32")
+    x[:, 5:7, 5:7] = 1.0
+    layer = RandomShift(2, seed=1)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)  # inference: identity
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert out.shape == x.shape
+    np.testing.assert_allclose(out.sum((1, 2)), 4.0)  # the blob stays whole (shift <= 2 keeps it inside)
+    rows = np.array([np.argwhere(o)[:, 0].min() for o in out])
+    cols = np.array([np.argwhere(o)[:, 1].min() for o in out])
+    assert set(rows) == set(range(3, 8)) and set(cols) == set(range(3, 8))  # every offset in [-2, 2] occurs
+
+
+def test_random_shift_channels_and_round_trip(tmp_path):
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    inp = keras.Input((8, 8, 1))
+    model = keras.Model(inp, RandomShift(1, seed=3, name="shift")(inp))
+    assert keras.ops.convert_to_numpy(model(x, training=True)).shape == x.shape
+    model.save(tmp_path / "s.keras")
+    layer = keras.models.load_model(tmp_path / "s.keras").get_layer("shift")
+    assert isinstance(layer, RandomShift) and layer.max_shift == 1 and layer.seed == 3
+    with pytest.raises(ValueError):
+        RandomShift(-1)
