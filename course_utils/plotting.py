@@ -70,6 +70,8 @@ def latent_scatter(
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"latent_scatter needs 2-D codes of shape (N, 2), got {z.shape}; project them first (PCA, t-SNE).")
     y = np.asarray(labels)
+    if y.shape != (len(z),):
+        raise ValueError(f"latent_scatter needs one label per code: codes {z.shape}, labels {y.shape}.")
     z, y = z[:max_points], y[:max_points]
     fig, ax = plt.subplots(figsize=(6, 5))
     cmap = plt.get_cmap("tab10")
@@ -110,6 +112,8 @@ def training_curves(
 def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequence[str] | None = None):
     """Heat map of a confusion matrix with the counts written in each cell."""
     cm = np.asarray(cm)
+    if cm.ndim != 2:
+        raise ValueError(f"confusion_matrix_plot needs a 2-D matrix (classes x clusters), got shape {cm.shape}.")
     fig, ax = plt.subplots(figsize=(6, 5))
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, label="count")

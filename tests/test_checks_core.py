@@ -1,0 +1,87 @@
+"""Unit tests for the self-check core in course_utils.checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from course_utils.checks import CheckFailed, expect, run_checks
+
+
+def test_expect():
+    expect(True, "never shown")
+    expect(1, "truthy values pass")
+    with pytest.raises(CheckFailed, match="shape should be"):
+        expect(False, "shape should be (N, 32)")
+    with pytest.raises(CheckFailed):
+        expect(0, "falsy values fail")
+    assert issubclass(CheckFailed, AssertionError)
+
+
+def test_all_pass(capsys):
+    calls = []
+    tests = [lambda: calls.append(1), lambda: calls.append(2), lambda: expect(True, "x")]
+    assert run_checks("Encoder", tests) is True
+    out = capsys.readouterr().out.strip()
+    assert out == "✔ Encoder — all 3 tests passed"
+    assert calls == [1, 2]
+
+
+def test_check_failed_prints_hint_and_stops(capsys):
+    calls = []
+
+    def ok():
+        calls.append("ok")
+
+    def bad():
+        calls.append("bad")
+        expect(False, "the code should have 32 dimensions")
+
+    def later():
+        calls.append("later")
+
+    assert run_checks("Encoder", [ok, bad, later]) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Encoder")
+    assert "the code should have 32 dimensions" in out
+    assert "✔" not in out and len(out.strip().splitlines()) == 1
+    assert calls == ["ok", "bad"]  # stops at the first failure
+
+
+def test_not_implemented(capsys):
+    calls = []
+
+    def todo():
+        raise NotImplementedError
+
+    assert run_checks("Decoder", [todo, lambda: calls.append(1)]) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Decoder") and "not implemented yet" in out
+    assert calls == []
+
+
+def test_other_exception_reports_type_message_and_line(capsys):
+    calls = []
+
+    def crashes():
+        {"a": 1}["missing_key"]
+
+    assert run_checks("Loss", [crashes, lambda: calls.append(1)]) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Loss")
+    assert "KeyError" in out and "missing_key" in out
+    assert 'line ' in out and '["missing_key"]' in out  # points at the offending source line
+    assert calls == []
+
+
+def test_plain_assertion_is_reported_as_crash(capsys):
+    def asserts():
+        assert 1 == 2, "student assert"
+
+    assert run_checks("T", [asserts]) is False
+    out = capsys.readouterr().out
+    assert "AssertionError" in out and "student assert" in out
+
+
+def test_empty_list_passes(capsys):
+    assert run_checks("Empty", []) is True
+    assert capsys.readouterr().out.strip() == "✔ Empty — all 0 tests passed"
