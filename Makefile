@@ -24,7 +24,7 @@ data: setup
 	@bash scripts/provision_data.sh
 
 test: setup data
-	COURSE_FAST=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+	COURSE_FAST=1 COURSE_RESULTS_DIR=$(CURDIR)/build/test-records $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 	  tests notebooks solutions
 
 run: setup data
