@@ -192,7 +192,7 @@ def source_of(name: str, root: Path | None = None) -> str:
 
 def is_online(host: str = "storage.googleapis.com", port: int = 443, timeout: float = 3.0) -> bool:
     """Whether TFDS's download host answers within ``timeout`` seconds."""
-    if os.environ.get("COURSE_OFFLINE"):
+    if os.environ.get("COURSE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
     try:
         with socket.create_connection((host, port), timeout=timeout):

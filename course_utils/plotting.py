@@ -91,9 +91,12 @@ def training_curves(
     histories: Mapping[str, Any], keys: Sequence[str] = ("loss", "val_loss"), title: str | None = None, logy: bool = False
 ):
     """Plot the given metrics per epoch for each named run (Keras ``History`` objects or plain dicts)."""
+    runs = {run: (hist.history if hasattr(hist, "history") else hist) for run, hist in histories.items()}
+    if not any(key in data for data in runs.values() for key in keys):
+        available = sorted({k for data in runs.values() for k in data})
+        raise ValueError(f"none of the keys {list(keys)} is in the histories; available: {available}.")
     fig, ax = plt.subplots(figsize=(7, 4))
-    for run, hist in histories.items():
-        data = hist.history if hasattr(hist, "history") else hist
+    for run, data in runs.items():
         for key in keys:
             if key in data:
                 values = np.asarray(data[key], dtype=float)

@@ -563,3 +563,22 @@ def test_real_mirror_loads(monkeypatch):
         assert x.shape == (n, 28, 28) and x.dtype == np.float32 and y.shape == (n,)
         assert 0.0 <= x.min() and x.max() <= 1.0 and x.max() > 0.5
         assert set(np.unique(y)) == set(range(10))
+
+
+def test_course_offline_zero_does_not_force_offline(monkeypatch):
+    import socket
+
+    from course_utils import data
+
+    calls = []
+
+    def fake_connect(*args, **kwargs):
+        calls.append(args)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(socket, "create_connection", fake_connect)
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    assert data.is_online() is False and calls, "COURSE_OFFLINE=0 must still try the network"
+    calls.clear()
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert data.is_online() is False and not calls

@@ -168,3 +168,12 @@ def test_functions_leave_no_figure_unreturned():
     before = set(plt.get_fignums())
     fig = P.confusion_matrix_plot(np.eye(2))
     assert set(plt.get_fignums()) - before == {fig.number}
+
+
+def test_training_curves_without_any_requested_key_names_the_available_ones():
+    import pytest
+
+    from course_utils import plotting
+
+    with pytest.raises(ValueError, match="available: \\['loss'\\]"):
+        plotting.training_curves({"run": {"loss": [1.0, 0.5]}}, keys=("val_loss",))
