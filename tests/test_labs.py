@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -45,16 +43,19 @@ def test_lab_is_valid_python(lab):
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda p: p.name)
-def test_lab_runs_up_to_first_exercise(lab, monkeypatch):
-    """Execute cells in order; the first error must be an exercise stub's NotImplementedError."""
+def test_lab_runs_up_to_first_exercise(lab, monkeypatch, tmp_path):
+    """Every cell before the first exercise runs cleanly; the exercise cell itself may only raise its stub.
+
+    An exercise cell that defines a function raises nothing until the function is called, so it may also pass.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     monkeypatch.setenv("COURSE_FAST", "1")
-    monkeypatch.setenv("COURSE_RESULTS_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "course-lab-records"))
+    monkeypatch.setenv("COURSE_RESULTS_DIR", str(tmp_path))
     nb = nbformat.read(lab, as_version=4)
     first_stub = next(
-        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "raise NotImplementedError(\"Exercise" in c.source
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and 'raise NotImplementedError("Exercise' in c.source
     )
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(lab.parent)}})
     with client.setup_kernel():
@@ -68,5 +69,3 @@ def test_lab_runs_up_to_first_exercise(lab, monkeypatch):
                 assert index == first_stub and "NotImplementedError" in str(exc), (
                     f"{lab.name}: cell {index} failed before the first exercise (cell {first_stub}):\n{exc}"
                 )
-                return
-    pytest.fail(f"{lab.name}: the first exercise (cell {first_stub}) ran without raising NotImplementedError")
