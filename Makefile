@@ -25,7 +25,7 @@ data: setup
 
 test: setup data
 	COURSE_FAST=1 COURSE_RESULTS_DIR=$(CURDIR)/build/test-records $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
-	  tests notebooks solutions
+	  --junitxml=build/junit.xml tests notebooks solutions
 
 run: setup data
 	COURSE_FAST=0 $(PY) -m course_utils.runner run
