@@ -2,14 +2,17 @@
 #   make test   unit tests, nbval over every lecture and solution notebook (fast mode), labs in sync,
 #               every lab executed up to its first exercise
 #   make run    every lecture and solution notebook in full mode -> build/executed/, build/results.md
+#   make benchmark   one notebook (BENCH_NB) in full mode once per seed (SEEDS) -> build/benchmark/spread.md
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export COURSE_DATA_DIR ?= $(CURDIR)/data
+BENCH_NB ?= solutions/08_clustering_autoencoders.ipynb
+SEEDS  ?= 0 1 2
 export PY
 
-.PHONY: setup data test run labs unit clean
+.PHONY: setup data test run benchmark labs unit clean
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -29,6 +32,9 @@ test: setup data
 
 run: setup data
 	COURSE_FAST=0 $(PY) -m course_utils.runner run
+
+benchmark: setup data
+	COURSE_FAST=0 $(PY) -m course_utils.runner benchmark $(BENCH_NB) --seeds $(SEEDS)
 
 unit: setup
 	$(PY) -m pytest -q tests

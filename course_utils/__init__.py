@@ -13,6 +13,6 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
 
-from course_utils.config import FAST, pick, setup_notebook  # noqa: E402
+from course_utils.config import FAST, pick, run_seed, setup_notebook  # noqa: E402
 
-__all__ = ["FAST", "pick", "setup_notebook", "__version__"]
+__all__ = ["FAST", "pick", "run_seed", "setup_notebook", "__version__"]

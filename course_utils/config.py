@@ -44,6 +44,21 @@ FAST: bool = is_fast()
 MODE: str = "fast" if FAST else "full"
 
 
+def run_seed(default: int = 0, environ: dict[str, str] | None = None) -> int:
+    """The seed of this run: ``COURSE_SEED`` if set (the seed benchmark sets it), else ``default``."""
+    env = os.environ if environ is None else environ
+    value = env.get("COURSE_SEED", "").strip()
+    if value == "":
+        return int(default)
+    try:
+        seed = int(value)
+    except ValueError:
+        raise ValueError(f"COURSE_SEED={value!r} is not a whole number: set it to e.g. 0, 1 or 2, or unset it.") from None
+    if seed < 0:
+        raise ValueError(f"COURSE_SEED={seed} is negative: seeds must be >= 0.")
+    return seed
+
+
 def pick(fast: T, full: T) -> T:
     """Return ``fast`` in fast mode and ``full`` in full mode (read once, at import)."""
     return fast if FAST else full

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from course_utils import config
 
 GOALS = ("max", "min")
@@ -129,4 +131,60 @@ def write_results(records_dir: Path, out_dir: Path, timings: dict[str, dict[str,
     (out_dir / "results.json").write_text(json.dumps({"notebooks": timings, "metrics": records}, indent=2))
     md = out_dir / "results.md"
     md.write_text(render_markdown(records, timings))
+    return md
+
+
+def seed_spread(records_by_seed: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per metric (notebook, name): the values over seeds with mean, sample standard deviation, min and max.
+
+    ``records_by_seed`` maps each seed to the records of one run. A metric missing from some seed's run is
+    still summarized over the seeds that have it (``seeds`` lists them), so a failed run cannot hide.
+    """
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for seed in sorted(records_by_seed):
+        for rec in records_by_seed[seed]:
+            key = (rec["notebook"], rec["name"])
+            row = rows.setdefault(key, {"notebook": rec["notebook"], "name": rec["name"], "unit": rec.get("unit", ""),
+                                         "target": rec.get("target"), "goal": rec.get("goal", "max"),
+                                         "anchor": rec.get("anchor"), "seeds": [], "values": [], "statuses": []})
+            row["seeds"].append(seed)
+            row["values"].append(float(rec["value"]))
+            row["statuses"].append(rec.get("status", "no target"))
+    out = []
+    for row in rows.values():
+        v = np.asarray(row["values"], dtype="float64")
+        row.update(n=len(v), mean=float(v.mean()), std=float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                   min=float(v.min()), max=float(v.max()), met=sum(s == "met" for s in row["statuses"]))
+        out.append(row)
+    return out
+
+
+def render_spread_markdown(spread: list[dict[str, Any]], timings: dict[str, dict[str, Any]]) -> str:
+    """The seed-benchmark page: one row per metric with mean ± std, range, per-seed values and targets met."""
+    seeds = sorted({s for row in spread for s in row["seeds"]} | {int(k) for k in timings})
+    lines = ["# Seed benchmark", "", f"Seeds: {', '.join(map(str, seeds)) or '—'}. Generated {time.strftime('%Y-%m-%d %H:%M')}.", ""]
+    lines += ["| seed | status | wall time (s) |", "|---|---|---|"]
+    for seed, t in sorted(timings.items(), key=lambda kv: int(kv[0])):
+        lines.append(f"| {seed} | {t['status']} | {t['seconds']:.0f} |")
+    lines += ["", "| notebook | metric | mean ± std | min – max | per seed | target | seeds meeting it | anchor |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in spread:
+        unit = f" {r['unit']}" if r["unit"] else ""
+        per_seed = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r["seeds"], r["values"]))
+        target = "—" if r["target"] is None else f"{'≥' if r['goal'] == 'max' else '≤'} {r['target']:g}"
+        met = "—" if r["target"] is None else f"{r['met']} of {r['n']}"
+        lines.append(f"| {r['notebook']} | {_fmt(r['name'])} | {r['mean']:.4g} ± {r['std']:.2g}{unit} | "
+                     f"{_fmt(r['min'])} – {_fmt(r['max'])} | {per_seed} | {target} | {met} | {_fmt(r['anchor'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_spread(records_by_seed: dict[int, list[dict[str, Any]]], out_dir: Path,
+                 timings: dict[str, dict[str, Any]]) -> Path:
+    """Write ``spread.md`` and ``spread.json`` into ``out_dir``; return the markdown path."""
+    spread = seed_spread(records_by_seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "spread.json").write_text(json.dumps({"runs": timings, "metrics": spread}, indent=2))
+    md = out_dir / "spread.md"
+    md.write_text(render_spread_markdown(spread, timings))
     return md

@@ -3,9 +3,11 @@
     python -m course_utils.runner run                  # every lecture and solution notebook, full mode
     python -m course_utils.runner execute NB [NB ...]  # chosen notebooks (mode from COURSE_FAST)
     python -m course_utils.runner publish NB [NB ...]  # full mode, outputs saved in place, labs regenerated
+    python -m course_utils.runner benchmark NB --seeds 0 1 2   # full mode once per seed, spread of every metric
 
 ``run`` writes executed copies to ``build/executed/``, the records to ``build/records/`` and the summary to
-``build/results.md`` and ``build/results.json``.
+``build/results.md`` and ``build/results.json``. ``benchmark`` runs one notebook once per seed
+(``COURSE_SEED``) into ``build/benchmark/seed-N/`` and writes ``build/benchmark/spread.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -76,6 +78,37 @@ def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     return failures
 
 
+def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> int:
+    """Execute ``notebook`` once per seed (``COURSE_SEED``), then write the spread of every metric; return failures."""
+    from course_utils.report import read_records, write_spread
+
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}.")
+    rel = notebook.relative_to(REPO_ROOT) if notebook.is_relative_to(REPO_ROOT) else Path(notebook.name)
+    records_by_seed, timings, failures = {}, {}, 0
+    for seed in seeds:
+        run_dir = build / f"seed-{seed}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        os.environ["COURSE_SEED"] = str(seed)
+        os.environ["COURSE_RESULTS_DIR"] = str(run_dir / "records")
+        print(f"▶ {rel}, seed {seed} ({'fast' if fast else 'full'} mode) ...", flush=True)
+        start = time.perf_counter()
+        try:
+            seconds, status = execute(notebook, run_dir / "executed" / rel, fast=fast), "ok"
+        except Exception as exc:  # keep going: a failed seed is reported, its records are left out
+            seconds, status, failures = time.perf_counter() - start, "FAILED", failures + 1
+            print(f"  failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
+        else:
+            records_by_seed[seed] = read_records(run_dir / "records")
+        timings[str(seed)] = {"seconds": round(seconds, 1), "status": status, "mode": "fast" if fast else "full"}
+        print(f"  {status} in {seconds:.0f} s", flush=True)
+    os.environ.pop("COURSE_SEED", None)
+    md = write_spread(records_by_seed, build, timings)
+    print(f"\nwrote {md} and {md.with_suffix('.json')}")
+    print(md.read_text())
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.runner", description="Execute course notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,11 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     p_exec.add_argument("notebooks", nargs="+", type=Path)
     p_pub = sub.add_parser("publish", help="execute in full mode, save outputs in place, regenerate labs")
     p_pub.add_argument("notebooks", nargs="+", type=Path)
+    p_bench = sub.add_parser("benchmark", help="run one notebook once per seed and report each metric's spread")
+    p_bench.add_argument("notebook", type=Path)
+    p_bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p_bench.add_argument("--fast", action="store_true", help="fast mode instead of full mode")
+    p_bench.add_argument("--build", type=Path, default=REPO_ROOT / "build" / "benchmark")
     args = parser.parse_args(argv)
 
     if args.command == "run":
         nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
         return 1 if run_all(nbs, args.build.resolve(), fast=args.fast) else 0
+    if args.command == "benchmark":
+        return 1 if benchmark(args.notebook.resolve(), args.seeds, args.build.resolve(), fast=args.fast) else 0
     if args.command == "execute":
         from course_utils.config import FAST
 

@@ -36,6 +36,22 @@ def test_is_fast_rejects_garbage_naming_the_variable():
         config.is_fast({"COURSE_FAST": "maybe"})
 
 
+@pytest.mark.parametrize("env, expected", [({}, 0), ({"COURSE_SEED": ""}, 0), ({"COURSE_SEED": "2"}, 2), ({"COURSE_SEED": " 7 "}, 7)])
+def test_run_seed_reads_course_seed(env, expected):
+    assert config.run_seed(environ=env) == expected
+
+
+def test_run_seed_default_is_used_only_when_unset():
+    assert config.run_seed(5, environ={}) == 5
+    assert config.run_seed(5, environ={"COURSE_SEED": "1"}) == 1
+
+
+@pytest.mark.parametrize("value", ["one", "1.5", "-1"])
+def test_run_seed_rejects_bad_values_naming_the_variable(value):
+    with pytest.raises(ValueError, match="COURSE_SEED"):
+        config.run_seed(environ={"COURSE_SEED": value})
+
+
 def test_is_fast_reads_os_environ_by_default(monkeypatch):
     monkeypatch.setenv("COURSE_FAST", "1")
     assert config.is_fast() is True

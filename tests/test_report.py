@@ -127,3 +127,37 @@ def test_write_results_without_records(tmp_path):
     md = report.write_results(tmp_path / "none", tmp_path / "out", {}).read_text()
     assert md.startswith("# Results") and "(0 of 0 targets met)" in md
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == {"notebooks": {}, "metrics": []}
+
+
+def _rec(name, value, status="no target", target=None, notebook="08_dec"):
+    return {"notebook": notebook, "name": name, "value": value, "unit": "", "target": target, "goal": "max",
+            "anchor": "paper 0.9", "status": status}
+
+
+def test_seed_spread_statistics():
+    runs = {0: [_rec("ACC", 0.8, "missed", 0.9), _rec("NMI", 0.7)],
+            1: [_rec("ACC", 0.9, "met", 0.9), _rec("NMI", 0.8)],
+            2: [_rec("ACC", 1.0, "met", 0.9)]}  # NMI missing from seed 2's run
+    rows = {r["name"]: r for r in report.seed_spread(runs)}
+    acc = rows["ACC"]
+    assert acc["seeds"] == [0, 1, 2] and acc["n"] == 3 and acc["met"] == 2
+    assert acc["mean"] == pytest.approx(0.9) and acc["std"] == pytest.approx(0.1)  # sample std (ddof = 1)
+    assert (acc["min"], acc["max"]) == (0.8, 1.0)
+    assert rows["NMI"]["seeds"] == [0, 1] and rows["NMI"]["n"] == 2
+
+
+def test_seed_spread_single_seed_has_zero_std():
+    (row,) = report.seed_spread({3: [_rec("ACC", 0.5)]})
+    assert row["std"] == 0.0 and row["mean"] == 0.5
+
+
+def test_write_spread(tmp_path):
+    runs = {0: [_rec("ACC", 0.8, "missed", 0.9)], 1: [_rec("ACC", 0.9, "met", 0.9)]}
+    timings = {"0": {"seconds": 10.0, "status": "ok"}, "1": {"seconds": 12.0, "status": "ok"},
+               "2": {"seconds": 1.0, "status": "FAILED"}}
+    md = report.write_spread(runs, tmp_path, timings).read_text()
+    assert "Seeds: 0, 1, 2" in md and "| 2 | FAILED | 1 |" in md
+    row = next(line for line in md.splitlines() if "| ACC |" in line)
+    assert "0.85 ± 0.071" in row and "0: 0.8, 1: 0.9" in row and "≥ 0.9" in row and "1 of 2" in row
+    js = json.loads((tmp_path / "spread.json").read_text())
+    assert js["runs"] == timings and js["metrics"][0]["values"] == [0.8, 0.9]

@@ -1,0 +1,60 @@
+"""Tests for course_utils.runner: notebook order and the per-seed benchmark (tiny notebooks, real kernels)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from course_utils import runner
+
+
+def _notebook(path, source):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    # runner.execute/benchmark set these in os.environ; monkeypatch puts the originals back afterwards
+    for name in ("COURSE_FAST", "COURSE_RESULTS_DIR", "COURSE_SEED"):
+        monkeypatch.setenv(name, "")
+
+
+def test_course_notebooks_puts_lectures_before_the_lab_of_the_same_number(tmp_path):
+    for rel in ("solutions/08_b.ipynb", "notebooks/07_a.ipynb", "solutions/07_c.ipynb", "notebooks/00_x.ipynb"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    names = [f"{p.parent.name}/{p.name}" for p in runner.course_notebooks(tmp_path)]
+    assert names == ["notebooks/00_x.ipynb", "notebooks/07_a.ipynb", "solutions/07_c.ipynb", "solutions/08_b.ipynb"]
+
+
+def test_benchmark_runs_each_seed_and_writes_the_spread(tmp_path, clean_env):
+    nb = _notebook(tmp_path / "tiny.ipynb", "import os\nfrom course_utils import report\n"
+                   "seed = int(os.environ['COURSE_SEED'])\n"
+                   "_ = report.record('score', 0.5 + seed / 10, notebook='tiny', target=0.55)")
+    failures = runner.benchmark(nb, [0, 1, 2], tmp_path / "bench", fast=True)
+    assert failures == 0
+    spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
+    (row,) = spread["metrics"]
+    assert row["values"] == pytest.approx([0.5, 0.6, 0.7]) and row["mean"] == pytest.approx(0.6)
+    assert set(spread["runs"]) == {"0", "1", "2"} and all(r["status"] == "ok" for r in spread["runs"].values())
+    assert (tmp_path / "bench" / "seed-1" / "executed" / "tiny.ipynb").exists()
+    assert "0.6 ± 0.1" in (tmp_path / "bench" / "spread.md").read_text()
+
+
+def test_benchmark_reports_a_failing_seed_and_keeps_going(tmp_path, clean_env):
+    nb = _notebook(tmp_path / "flaky.ipynb", "import os\nfrom course_utils import report\n"
+                   "assert os.environ['COURSE_SEED'] != '1', 'seed 1 fails'\n"
+                   "_ = report.record('score', 1.0, notebook='flaky')")
+    assert runner.benchmark(nb, [0, 1], tmp_path / "bench", fast=True) == 1
+    spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
+    assert spread["runs"]["1"]["status"] == "FAILED" and spread["metrics"][0]["seeds"] == [0]
+
+
+def test_benchmark_rejects_repeated_seeds(tmp_path):
+    with pytest.raises(ValueError, match="distinct"):
+        runner.benchmark(tmp_path / "x.ipynb", [0, 0], tmp_path / "bench", fast=True)
