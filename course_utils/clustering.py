@@ -28,6 +28,7 @@ __all__ = [
     "kl_divergence",
     "assignment_change",
     "RandomShift",
+    "RandomJitter",
 ]
 
 
@@ -163,4 +164,53 @@ class RandomShift(keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"max_shift": self.max_shift, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class RandomJitter(keras.layers.Layer):
+    """Small random shifts (whole pixels, at most ``max_shift``) then rotations (at most ``max_degrees``).
+
+    The augmentation behind DEC-DA-style clustering of digits: an embedding that must place a digit and its
+    jittered copies together cannot spend its few dimensions on position or slant. Active only when called with
+    ``training=True``; accepts (N, H, W) or (N, H, W, C) batches; rotation fills with zeros and interpolates
+    bilinearly. Both parts draw from ``SeedGenerator``s seeded from ``seed``.
+    """
+
+    def __init__(self, max_shift: int = 3, max_degrees: float = 10.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if float(max_degrees) < 0 or float(max_degrees) > 180:
+            raise ValueError(f"max_degrees must be between 0 and 180, got {max_degrees}.")
+        self.max_degrees = float(max_degrees)
+        self.seed = seed
+        self.shift = RandomShift(max_shift, seed=seed, name="shift")
+        self.max_shift = self.shift.max_shift
+        self.rotation = (
+            keras.layers.RandomRotation(self.max_degrees / 360.0, fill_mode="constant", seed=seed, name="rotation")
+            if self.max_degrees > 0
+            else None
+        )
+
+    def build(self, input_shape):
+        self.shift.build(input_shape)
+        if self.rotation is not None:
+            self.rotation.build(tuple(input_shape) + (1,) if len(input_shape) == 3 else tuple(input_shape))
+        self.built = True
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        x = self.shift(images, training=True)
+        if self.rotation is None:
+            return x
+        if len(x.shape) == 3:
+            return ops.squeeze(self.rotation(ops.expand_dims(x, -1), training=True), -1)
+        return self.rotation(x, training=True)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"max_shift": self.max_shift, "max_degrees": self.max_degrees, "seed": self.seed})
         return config

@@ -10,6 +10,7 @@ import keras
 
 from course_utils.clustering import (
     ClusteringLayer,
+    RandomJitter,
     RandomShift,
     assignment_change,
     kl_divergence,
@@ -163,3 +164,38 @@ def test_random_shift_channels_and_round_trip(tmp_path):
     assert isinstance(layer, RandomShift) and layer.max_shift == 1 and layer.seed == 3
     with pytest.raises(ValueError):
         RandomShift(-1)
+
+
+def test_random_jitter_rotates_and_shifts_only_in_training():
+    x = np.zeros((64, 28, 28), dtype="float32")
+    x[:, 6:22, 13:15] = 1.0  # a vertical bar through the centre
+    layer = RandomJitter(max_shift=2, max_degrees=30, seed=0)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert out.shape == x.shape and np.isfinite(out).all()
+    assert 0.0 <= out.min() and out.max() <= 1.0 + 1e-6  # bilinear interpolation and zero fill stay in range
+    # the bar's ink is kept (no part leaves the frame) but its orientation varies: measure the tilt by PCA
+    np.testing.assert_allclose(out.sum((1, 2)), x[0].sum(), rtol=0.05)
+    angles = []
+    for img in out:
+        r, c = np.nonzero(img > 0.5)
+        cov = np.cov(np.stack([r, c]))
+        vec = np.linalg.eigh(cov)[1][:, -1]
+        angles.append(np.degrees(np.arctan2(abs(vec[1]), abs(vec[0]))))
+    assert max(angles) > 10 and max(angles) <= 32  # some bars tilt, none beyond the limit (+ pixel slack)
+
+
+def test_random_jitter_without_rotation_is_a_shift_and_round_trips(tmp_path):
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    a = keras.ops.convert_to_numpy(RandomJitter(1, 0.0, seed=3)(x, training=True))
+    b = keras.ops.convert_to_numpy(RandomShift(1, seed=3)(x, training=True))
+    np.testing.assert_array_equal(a, b)
+    inp = keras.Input((8, 8, 1))
+    model = keras.Model(inp, RandomJitter(1, 15.0, seed=3, name="jitter")(inp))
+    assert keras.ops.convert_to_numpy(model(x, training=True)).shape == x.shape
+    model.save(tmp_path / "j.keras")
+    layer = keras.models.load_model(tmp_path / "j.keras").get_layer("jitter")
+    assert isinstance(layer, RandomJitter) and (layer.max_shift, layer.max_degrees, layer.seed) == (1, 15.0, 3)
+    for bad in (-1.0, 181.0):
+        with pytest.raises(ValueError, match="max_degrees"):
+            RandomJitter(1, bad)
