@@ -21,6 +21,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from course_utils.seeded import SeedStateMixin
+
 __all__ = [
     "ClusteringLayer",
     "soft_assignment",
@@ -125,12 +127,13 @@ class ClusteringLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
-class RandomShift(keras.layers.Layer):
+class RandomShift(SeedStateMixin, keras.layers.Layer):
     """Moves each image by a random whole number of pixels (at most ``max_shift`` each way, zero fill).
 
     Active only when called with ``training=True``; otherwise the identity. Accepts (N, H, W) or
     (N, H, W, C) batches. The shift is done with two one-hot matrix products, so it is cheap on a CPU and
-    runs inside a compiled ``train_step``. Randomness comes from a ``SeedGenerator`` owned by the layer.
+    runs inside a compiled ``train_step``. Randomness comes from a ``SeedGenerator`` owned by the layer, whose
+    state is saved with the model (``SeedStateMixin``).
     """
 
     def __init__(self, max_shift: int = 3, seed: int | None = None, **kwargs):

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from course_utils.seeded import SeedStateMixin
+
 __all__ = [
     "Sampling",
     "bernoulli_log_likelihood",
@@ -30,11 +32,11 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
-class Sampling(keras.layers.Layer):
+class Sampling(SeedStateMixin, keras.layers.Layer):
     """Draw ``z ~ N(z_mean, exp(z_log_var))`` differentiably: ``z = z_mean + exp(½ z_log_var) · ε``.
 
     Call it on ``[z_mean, z_log_var]``. The noise ``ε ~ N(0, I)`` comes from a ``keras.random.SeedGenerator``
-    owned by the layer, so runs are reproducible and the generator state is saved with the model.
+    owned by the layer, so runs are reproducible; its state is saved with the model (``SeedStateMixin``).
     """
 
     def __init__(self, seed: int | None = None, **kwargs):
@@ -54,17 +56,6 @@ class Sampling(keras.layers.Layer):
         config = super().get_config()
         config.update({"seed": self.seed})
         return config
-
-    # Keras 3.15 does not write a SeedGenerator's state into `.keras` files by itself (the layer's
-    # variable store only holds trainable/non-trainable weights), so a reloaded model would restart the
-    # noise sequence. Saving the state here makes a save/load round trip reproduce the same draws.
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store["seed_generator_state"] = self.seed_generator.state
-
-    def load_own_variables(self, store):
-        if "seed_generator_state" in list(store.keys()):
-            self.seed_generator.state.assign(np.asarray(store["seed_generator_state"]))
 
 
 def bernoulli_log_likelihood(x, logits):

@@ -199,3 +199,15 @@ def test_random_jitter_without_rotation_is_a_shift_and_round_trips(tmp_path):
     for bad in (-1.0, 181.0):
         with pytest.raises(ValueError, match="max_degrees"):
             RandomJitter(1, bad)
+
+
+def test_random_shift_round_trip_continues_the_same_random_stream(tmp_path):
+    x = np.random.default_rng(0).random((16, 8, 8)).astype("float32")
+    inp = keras.Input((8, 8))
+    model = keras.Model(inp, RandomShift(2, seed=5, name="shift")(inp))
+    model(x, training=True)  # advance the stream once before saving
+    model.save(tmp_path / "s.keras")
+    loaded = keras.models.load_model(tmp_path / "s.keras")
+    for _ in range(2):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x, training=True)),
+                                      keras.ops.convert_to_numpy(loaded(x, training=True)))
