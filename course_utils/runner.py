@@ -84,6 +84,8 @@ def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> i
 
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}.")
+    if not notebook.is_file():
+        raise FileNotFoundError(f"no notebook at {notebook}: pass a path such as solutions/08_clustering_autoencoders.ipynb.")
     rel = notebook.relative_to(REPO_ROOT) if notebook.is_relative_to(REPO_ROOT) else Path(notebook.name)
     records_by_seed, timings, failures = {}, {}, 0
     for seed in seeds:

@@ -58,3 +58,8 @@ def test_benchmark_reports_a_failing_seed_and_keeps_going(tmp_path, clean_env):
 def test_benchmark_rejects_repeated_seeds(tmp_path):
     with pytest.raises(ValueError, match="distinct"):
         runner.benchmark(tmp_path / "x.ipynb", [0, 0], tmp_path / "bench", fast=True)
+
+
+def test_benchmark_names_a_missing_notebook(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no notebook at"):
+        runner.benchmark(tmp_path / "missing.ipynb", [0], tmp_path / "bench", fast=True)
