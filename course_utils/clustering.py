@@ -177,7 +177,8 @@ class RandomJitter(keras.layers.Layer):
     The augmentation behind DEC-DA-style clustering of digits: an embedding that must place a digit and its
     jittered copies together cannot spend its few dimensions on position or slant. Active only when called with
     ``training=True``; accepts (N, H, W) or (N, H, W, C) batches; rotation fills with zeros and interpolates
-    bilinearly. Both parts draw from ``SeedGenerator``s seeded from ``seed``.
+    bilinearly. Both parts draw from ``SeedGenerator``s seeded from ``seed``; the shift's stream survives a
+    ``.keras`` round trip, the rotation's (a Keras ``RandomRotation``) restarts from the seed.
     """
 
     def __init__(self, max_shift: int = 3, max_degrees: float = 10.0, seed: int | None = None, **kwargs):
