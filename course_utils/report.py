@@ -79,7 +79,7 @@ def record(
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "records.jsonl", "a") as fh:
         fh.write(json.dumps(rec) + "\n")
-    target_txt = "" if target is None else f" (target {'≥' if goal == 'max' else '≤'} {target:g}: {rec['status']})"
+    target_txt = "" if target is None else f" (target {_target_text(target, goal)}: {rec['status']})"
     print(f"[recorded] {name} = {value:.4g}{(' ' + unit) if unit else ''}{target_txt}")
     return rec
 
@@ -90,6 +90,21 @@ def read_records(directory: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _target_text(target: float | None, goal: str) -> str:
+    """``"≥ 0.9"`` for a target to reach, ``"≤ 0.02"`` for one to stay under, ``"—"`` for none."""
+    return "—" if target is None else f"{'≥' if goal == 'max' else '≤'} {target:g}"
+
+
+def _write_pages(out_dir: Path, stem: str, payload: dict[str, Any], markdown: str) -> Path:
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` (created if needed); return the markdown path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(payload, indent=2))
+    md = out_dir / f"{stem}.md"
+    md.write_text(markdown)
+    return md
 
 
 def _fmt(v: Any) -> str:
@@ -115,7 +130,7 @@ def render_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, 
     for nb in sorted({r["notebook"] for r in records}):
         lines += [f"### {nb}", "", "| metric | value | target | status | anchor | source / note |", "|---|---|---|---|---|---|"]
         for r in (r for r in records if r["notebook"] == nb):
-            target = "—" if r["target"] is None else f"{'≥' if r['goal'] == 'max' else '≤'} {r['target']:g}"
+            target = _target_text(r["target"], r["goal"])
             value = _fmt(r["value"]) + (f" {r['unit']}" if r["unit"] else "")
             extra = "; ".join(x for x in (r.get("source"), r.get("note")) if x)
             lines.append(f"| {_fmt(r['name'])} | {value} | {target} | {r['status']} | {_fmt(r['anchor'])} | {_fmt(extra)} |")
@@ -126,12 +141,7 @@ def render_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, 
 def write_results(records_dir: Path, out_dir: Path, timings: dict[str, dict[str, Any]]) -> Path:
     """Write ``results.md`` and ``results.json`` into ``out_dir``; return the markdown path."""
     records = read_records(records_dir)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps({"notebooks": timings, "metrics": records}, indent=2))
-    md = out_dir / "results.md"
-    md.write_text(render_markdown(records, timings))
-    return md
+    return _write_pages(out_dir, "results", {"notebooks": timings, "metrics": records}, render_markdown(records, timings))
 
 
 def seed_spread(records_by_seed: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -171,7 +181,7 @@ def render_spread_markdown(spread: list[dict[str, Any]], timings: dict[str, dict
     for r in spread:
         unit = f" {r['unit']}" if r["unit"] else ""
         per_seed = ", ".join(f"{s}: {_fmt(v)}" for s, v in zip(r["seeds"], r["values"]))
-        target = "—" if r["target"] is None else f"{'≥' if r['goal'] == 'max' else '≤'} {r['target']:g}"
+        target = _target_text(r["target"], r["goal"])
         met = "—" if r["target"] is None else f"{r['met']} of {r['n']}"
         lines.append(f"| {r['notebook']} | {_fmt(r['name'])} | {r['mean']:.4g} ± {r['std']:.2g}{unit} | "
                      f"{_fmt(r['min'])} – {_fmt(r['max'])} | {per_seed} | {target} | {met} | {_fmt(r['anchor'])} |")
@@ -182,9 +192,4 @@ def write_spread(records_by_seed: dict[int, list[dict[str, Any]]], out_dir: Path
                  timings: dict[str, dict[str, Any]]) -> Path:
     """Write ``spread.md`` and ``spread.json`` into ``out_dir``; return the markdown path."""
     spread = seed_spread(records_by_seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "spread.json").write_text(json.dumps({"runs": timings, "metrics": spread}, indent=2))
-    md = out_dir / "spread.md"
-    md.write_text(render_spread_markdown(spread, timings))
-    return md
+    return _write_pages(out_dir, "spread", {"runs": timings, "metrics": spread}, render_spread_markdown(spread, timings))
