@@ -18,6 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from course_utils.config import REPO_ROOT
 
@@ -51,6 +52,29 @@ def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = Non
     return time.perf_counter() - start
 
 
+def _display_path(nb: Path) -> Path:
+    """``nb`` relative to the repository, or only its file name when it lies outside (outputs stay under build/)."""
+    return nb.relative_to(REPO_ROOT) if nb.is_relative_to(REPO_ROOT) else Path(nb.name)
+
+
+def _execute_and_report(nb: Path, out_path: Path, *, fast: bool, label: str) -> dict[str, Any]:
+    """Execute one notebook, print how it went, and return its timing entry (seconds, status, mode).
+
+    A failing notebook does not raise: callers go on with the next one and report every outcome.
+    """
+    mode = "fast" if fast else "full"
+    print(f"▶ {label} ({mode} mode) ...", flush=True)
+    start = time.perf_counter()
+    try:
+        seconds, status = execute(nb, out_path, fast=fast), "ok"
+    except Exception as exc:  # keep going: report every notebook
+        seconds, status = time.perf_counter() - start, "FAILED"
+        message = str(exc).strip()
+        print(f"  failed: {message.splitlines()[-1] if message else type(exc).__name__}")
+    print(f"  {status} in {seconds:.0f} s", flush=True)
+    return {"seconds": round(seconds, 1), "status": status, "mode": mode}
+
+
 def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     """Execute ``notebooks`` into ``build``, then write ``results.md``/``results.json``; return failures."""
     from course_utils.report import write_results
@@ -59,19 +83,11 @@ def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir(parents=True)
     os.environ["COURSE_RESULTS_DIR"] = str(records)
-    timings, failures = {}, 0
+    timings = {}
     for nb in notebooks:
-        rel = nb.relative_to(REPO_ROOT) if nb.is_relative_to(REPO_ROOT) else nb
-        print(f"▶ {rel} ({'fast' if fast else 'full'} mode) ...", flush=True)
-        start = time.perf_counter()
-        try:
-            seconds = execute(nb, build / "executed" / rel, fast=fast)
-            status = "ok"
-        except Exception as exc:  # keep going: report every notebook
-            seconds, status, failures = time.perf_counter() - start, "FAILED", failures + 1
-            print(f"  failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
-        timings[str(rel)] = {"seconds": round(seconds, 1), "status": status, "mode": "fast" if fast else "full"}
-        print(f"  {status} in {seconds:.0f} s", flush=True)
+        rel = _display_path(nb)
+        timings[str(rel)] = _execute_and_report(nb, build / "executed" / rel, fast=fast, label=str(rel))
+    failures = sum(t["status"] != "ok" for t in timings.values())
     md = write_results(records, build, timings)
     print(f"\nwrote {md} and {md.with_suffix('.json')}")
     print(md.read_text())
@@ -86,24 +102,18 @@ def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> i
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}.")
     if not notebook.is_file():
         raise FileNotFoundError(f"no notebook at {notebook}: pass a path such as solutions/08_clustering_autoencoders.ipynb.")
-    rel = notebook.relative_to(REPO_ROOT) if notebook.is_relative_to(REPO_ROOT) else Path(notebook.name)
-    records_by_seed, timings, failures = {}, {}, 0
+    rel = _display_path(notebook)
+    records_by_seed, timings = {}, {}
     for seed in seeds:
         run_dir = build / f"seed-{seed}"
         shutil.rmtree(run_dir, ignore_errors=True)
         os.environ["COURSE_SEED"] = str(seed)
         os.environ["COURSE_RESULTS_DIR"] = str(run_dir / "records")
-        print(f"▶ {rel}, seed {seed} ({'fast' if fast else 'full'} mode) ...", flush=True)
-        start = time.perf_counter()
-        try:
-            seconds, status = execute(notebook, run_dir / "executed" / rel, fast=fast), "ok"
-        except Exception as exc:  # keep going: a failed seed is reported, its records are left out
-            seconds, status, failures = time.perf_counter() - start, "FAILED", failures + 1
-            print(f"  failed: {str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__}")
-        else:
+        timing = _execute_and_report(notebook, run_dir / "executed" / rel, fast=fast, label=f"{rel}, seed {seed}")
+        if timing["status"] == "ok":  # a failed seed is reported, its records are left out
             records_by_seed[seed] = read_records(run_dir / "records")
-        timings[str(seed)] = {"seconds": round(seconds, 1), "status": status, "mode": "fast" if fast else "full"}
-        print(f"  {status} in {seconds:.0f} s", flush=True)
+        timings[str(seed)] = timing
+    failures = sum(t["status"] != "ok" for t in timings.values())
     os.environ.pop("COURSE_SEED", None)
     md = write_spread(records_by_seed, build, timings)
     print(f"\nwrote {md} and {md.with_suffix('.json')}")
