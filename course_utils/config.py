@@ -53,7 +53,9 @@ def run_seed(default: int = 0, environ: dict[str, str] | None = None) -> int:
     try:
         seed = int(value)
     except ValueError:
-        raise ValueError(f"COURSE_SEED={value!r} is not a whole number: set it to e.g. 0, 1 or 2, or unset it.") from None
+        raise ValueError(
+            f"COURSE_SEED={value!r} is not a whole number: set it to e.g. 0, 1 or 2, or unset it."
+        ) from None
     if seed < 0:
         raise ValueError(f"COURSE_SEED={seed} is negative: seeds must be >= 0.")
     return seed

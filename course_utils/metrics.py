@@ -1,4 +1,4 @@
-"""Evaluation metrics: reconstruction quality, anomaly scores and clustering agreement."""
+"""Evaluation metrics: reconstruction quality, anomaly scores, clustering agreement and likelihood bounds."""
 
 from __future__ import annotations
 
@@ -82,3 +82,37 @@ def ari(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
     y_true, y_pred = _as_pair(y_true, y_pred, "ari")
     return float(adjusted_rand_score(y_true, y_pred))
+
+
+def importance_weighted_log_likelihood(encoder, decoder, x, k: int = 1, batch_size: int = 100, seed: int = 0):
+    """Importance-weighted estimate of ``log p(x)`` per example (nats), with ``k`` samples from q(z|x).
+
+    ``L_k = log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x)`` with ``z_i ~ q(z|x)``. ``E[L_k]`` is a lower bound on
+    ``log p(x)`` that grows with ``k``; ``L_1`` is the single-sample ELBO. ``encoder(x)`` must return
+    ``(z_mean, z_log_var)`` (extra outputs are ignored) and ``decoder(z)`` Bernoulli logits shaped like ``x``.
+    Returns a NumPy array of shape ``(len(x),)``, in nats per image (Lab 07).
+    """
+    from keras import ops
+
+    from course_utils.losses import bernoulli_log_likelihood, gaussian_log_density
+
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype="float32")
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        n = len(xb)
+        enc = encoder(xb, training=False)
+        z_mean, z_log_var = (np.asarray(enc[0]), np.asarray(enc[1]))
+        d = z_mean.shape[-1]
+        eps = rng.standard_normal((k, n, d)).astype("float32")
+        z = z_mean[None] + np.exp(0.5 * z_log_var)[None] * eps  # (k, n, d)
+        logits = decoder(z.reshape(k * n, d), training=False)
+        x_rep = np.broadcast_to(xb[None], (k,) + xb.shape).reshape((k * n,) + xb.shape[1:])
+        log_px_z = np.asarray(bernoulli_log_likelihood(x_rep, ops.reshape(logits, x_rep.shape))).reshape(k, n)
+        log_pz = np.asarray(gaussian_log_density(z, 0.0, 0.0))  # prior N(0, I)
+        log_qz = np.asarray(gaussian_log_density(z, z_mean[None], z_log_var[None]))
+        log_w = log_px_z + log_pz - log_qz  # (k, n)
+        m = log_w.max(axis=0)
+        out.append(m + np.log(np.mean(np.exp(log_w - m), axis=0)))
+    return np.concatenate(out).astype(np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from course_utils.checks import CheckFailed, expect, run_checks
+from course_utils.checks import CheckFailed, ChecksFailed, expect, run_checks
 
 
 def test_expect():
@@ -39,7 +39,8 @@ def test_check_failed_prints_hint_and_stops(capsys):
     def later():
         calls.append("later")
 
-    assert run_checks("Encoder", [ok, bad, later]) is False
+    with pytest.raises(ChecksFailed):
+        run_checks("Encoder", [ok, bad, later])
     out = capsys.readouterr().out
     assert out.startswith("✘ Encoder")
     assert "the code should have 32 dimensions" in out
@@ -53,7 +54,8 @@ def test_not_implemented(capsys):
     def todo():
         raise NotImplementedError
 
-    assert run_checks("Decoder", [todo, lambda: calls.append(1)]) is False
+    with pytest.raises(ChecksFailed):
+        run_checks("Decoder", [todo, lambda: calls.append(1)])
     out = capsys.readouterr().out
     assert out.startswith("✘ Decoder") and "not implemented yet" in out
     assert calls == []
@@ -65,11 +67,12 @@ def test_other_exception_reports_type_message_and_line(capsys):
     def crashes():
         {"a": 1}["missing_key"]
 
-    assert run_checks("Loss", [crashes, lambda: calls.append(1)]) is False
+    with pytest.raises(ChecksFailed):
+        run_checks("Loss", [crashes, lambda: calls.append(1)])
     out = capsys.readouterr().out
     assert out.startswith("✘ Loss")
     assert "KeyError" in out and "missing_key" in out
-    assert 'line ' in out and '["missing_key"]' in out  # points at the offending source line
+    assert "line " in out and '["missing_key"]' in out  # points at the offending source line
     assert calls == []
 
 
@@ -77,7 +80,8 @@ def test_plain_assertion_is_reported_as_crash(capsys):
     def asserts():
         assert 1 == 2, "student assert"
 
-    assert run_checks("T", [asserts]) is False
+    with pytest.raises(ChecksFailed):
+        run_checks("T", [asserts])
     out = capsys.readouterr().out
     assert "AssertionError" in out and "student assert" in out
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
-
 import keras
 import numpy as np
 import pytest
+from check_helpers import verdict
 
+import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
 from course_utils.checks import lab01
 
 # ----------------------------------------------------------------------------------------------
@@ -27,7 +27,7 @@ def good_encoder(latent_dim, hidden_units=(256,), hidden_activation="relu", out_
 def good_decoder(latent_dim, hidden_units=(256,), out_activation="sigmoid", reverse=True, name="decoder"):
     inp = keras.Input(shape=(latent_dim,))
     h = inp
-    for units in (reversed(hidden_units) if reverse else hidden_units):
+    for units in reversed(hidden_units) if reverse else hidden_units:
         h = keras.layers.Dense(units, activation="relu")(h)
     h = keras.layers.Dense(28 * 28, activation=out_activation)(h)
     return keras.Model(inp, keras.layers.Reshape((28, 28))(h), name=name)
@@ -70,7 +70,7 @@ def good_pca_reconstruct(x, mean, comps, add_mean=True):
 
 
 def passes(check, *args, capsys=None):
-    ok = check(*args)
+    ok = verdict(check, *args)
     out = capsys.readouterr().out if capsys else ""
     return ok, out
 
@@ -106,7 +106,9 @@ def test_encoder_fails_on_wrong_answers(capsys, wrong, hint_word):
 
 
 def test_encoder_with_tanh_hidden_layers_passes(capsys):
-    ok, out = passes(lab01.check_encoder, lambda k, hidden_units=(256,): good_encoder(k, hidden_units, "tanh"), capsys=capsys)
+    ok, out = passes(
+        lab01.check_encoder, lambda k, hidden_units=(256,): good_encoder(k, hidden_units, "tanh"), capsys=capsys
+    )
     assert ok, out
 
 
@@ -272,8 +274,16 @@ def _uncentred_svd(x, k):
         (lambda x, k: (lambda m, c: (m, c.T))(*good_pca_fit(x, k)), good_pca_reconstruct, "shape"),
         (lambda x, k: (lambda m, c: (m, 2 * c))(*good_pca_fit(x, k)), good_pca_reconstruct, "orthonormal"),
     ],
-    ids=["uncentred", "uncentred-svd", "smallest-variance", "wrong-factor", "swapped-outputs", "mean-not-added",
-         "transposed", "not-normalised"],
+    ids=[
+        "uncentred",
+        "uncentred-svd",
+        "smallest-variance",
+        "wrong-factor",
+        "swapped-outputs",
+        "mean-not-added",
+        "transposed",
+        "not-normalised",
+    ],
 )
 def test_pca_fails_on_wrong_answers(capsys, fit, rec, hint_word):
     ok, out = passes(lab01.check_pca_comparison, fit, rec, capsys=capsys)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-import course_utils  # noqa: F401  (quiet TF before it is imported)
 import keras
+import pytest
 import tensorflow as tf
+from check_helpers import verdict
 from keras import ops
 
+import course_utils  # noqa: F401  (quiet TF before it is imported)
 from course_utils.checks import lab07
-from course_utils.divergences import gaussian_kl
-from course_utils.vae import Sampling, bernoulli_log_likelihood
+from course_utils.layers import Sampling
+from course_utils.losses import bernoulli_log_likelihood, gaussian_kl
 
 
 # ------------------------------------------------------------------------------------ sampling layers
@@ -40,15 +39,15 @@ WRONG_SAMPLING = {
 
 
 def test_sampling_check_passes_on_solution(capsys):
-    assert lab07.check_sampling(Sampling)
+    assert verdict(lab07.check_sampling, Sampling)
     assert "✔" in capsys.readouterr().out
     own = _sampling_class(lambda m, lv, e: m + ops.exp(0.5 * lv) * e)
-    assert lab07.check_sampling(own)
+    assert verdict(lab07.check_sampling, own)
 
 
 @pytest.mark.parametrize("mistake", sorted(WRONG_SAMPLING))
 def test_sampling_check_fails_on_mistakes(mistake, capsys):
-    assert not lab07.check_sampling(_sampling_class(WRONG_SAMPLING[mistake]))
+    assert not verdict(lab07.check_sampling, _sampling_class(WRONG_SAMPLING[mistake]))
     assert "✘" in capsys.readouterr().out
 
 
@@ -57,7 +56,7 @@ def test_sampling_check_reports_unfinished_exercise(capsys):
         def call(self, inputs):
             raise NotImplementedError("Exercise: ...")
 
-    assert not lab07.check_sampling(Todo)
+    assert not verdict(lab07.check_sampling, Todo)
     assert "not implemented" in capsys.readouterr().out
 
 
@@ -70,20 +69,21 @@ WRONG_KL = {
     "sign flipped": lambda m, lv: -_kl_reference(m, lv),
     "averaged over latent dims": lambda m, lv: 0.5 * ops.mean(ops.square(m) + ops.exp(lv) - 1.0 - lv, axis=-1),
     "averaged over the batch too": lambda m, lv: ops.mean(_kl_reference(m, lv)),
-    "sigma where log sigma^2 is meant": lambda m, lv: 0.5
-    * ops.sum(ops.square(m) + ops.square(lv) - 1.0 - ops.log(ops.square(lv) + 1e-8), axis=-1),
+    "sigma where log sigma^2 is meant": lambda m, lv: (
+        0.5 * ops.sum(ops.square(m) + ops.square(lv) - 1.0 - ops.log(ops.square(lv) + 1e-8), axis=-1)
+    ),
     "missing the factor 1/2": lambda m, lv: 2.0 * _kl_reference(m, lv),
 }
 
 
 def test_kl_check_passes_on_solution():
-    assert lab07.check_kl(gaussian_kl)
-    assert lab07.check_kl(_kl_reference)
+    assert verdict(lab07.check_kl, gaussian_kl)
+    assert verdict(lab07.check_kl, _kl_reference)
 
 
 @pytest.mark.parametrize("mistake", sorted(WRONG_KL))
 def test_kl_check_fails_on_mistakes(mistake):
-    assert not lab07.check_kl(WRONG_KL[mistake])
+    assert not verdict(lab07.check_kl, WRONG_KL[mistake])
 
 
 # ------------------------------------------------------------------------------------ VAE classes
@@ -94,8 +94,8 @@ def _vae_class(*, variables="all", track_kl=True, sign=1.0, stop_sampling=False)
             self.encoder, self.decoder, self.beta = encoder, decoder, beta
             self.sampling = Sampling(seed=0)
             self.t_loss = keras.metrics.Mean(name="loss")
-            self.t_rec = keras.metrics.Mean(name="reconstruction")
-            self.t_kl = keras.metrics.Mean(name="kl")
+            self.t_rec = keras.metrics.Mean(name="reconstruction_loss")
+            self.t_kl = keras.metrics.Mean(name="kl_loss")
 
         @property
         def metrics(self):
@@ -126,8 +126,11 @@ def _vae_class(*, variables="all", track_kl=True, sign=1.0, stop_sampling=False)
             with tf.GradientTape() as tape:
                 total, rec, kl = self._terms(x, True)
                 objective = sign * total
-            wrt = {"all": self.trainable_variables, "encoder": self.encoder.trainable_variables,
-                   "decoder": self.decoder.trainable_variables}[variables]
+            wrt = {
+                "all": self.trainable_variables,
+                "encoder": self.encoder.trainable_variables,
+                "decoder": self.decoder.trainable_variables,
+            }[variables]
             grads = tape.gradient(objective, wrt)
             self.optimizer.apply(grads, wrt)
             return self._log(total, rec, kl)
@@ -140,7 +143,7 @@ def _vae_class(*, variables="all", track_kl=True, sign=1.0, stop_sampling=False)
 
 
 def test_train_step_check_passes_on_solution(capsys):
-    assert lab07.check_train_step(_vae_class())
+    assert verdict(lab07.check_vae_train_step, _vae_class())
     assert "✔ VAE train_step" in capsys.readouterr().out
 
 
@@ -153,9 +156,14 @@ def test_train_step_check_passes_on_solution(capsys):
         {"sign": -1.0},
         {"stop_sampling": True},
     ],
-    ids=["only-encoder-updated", "only-decoder-updated", "kl-tracker-never-updated", "loss-maximised",
-         "sampling-blocks-gradients"],
+    ids=[
+        "only-encoder-updated",
+        "only-decoder-updated",
+        "kl-tracker-never-updated",
+        "loss-maximised",
+        "sampling-blocks-gradients",
+    ],
 )
 def test_train_step_check_fails_on_mistakes(kwargs, capsys):
-    assert not lab07.check_train_step(_vae_class(**kwargs))
+    assert not verdict(lab07.check_vae_train_step, _vae_class(**kwargs))
     assert "✘" in capsys.readouterr().out

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
-import keras
 import tensorflow as tf
+from check_helpers import verdict
 from keras import ops
 from scipy.optimize import linear_sum_assignment
 
+import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
 from course_utils.checks import lab08
-from course_utils.clustering import ClusteringLayer, kl_divergence
+from course_utils.layers import ClusteringLayer
+from course_utils.losses import clustering_kl
 
 
 # --------------------------------------------------------------------------- soft assignment
@@ -50,7 +51,7 @@ def soft_wrong_sign(z, mu, alpha=1.0):
 
 
 def test_soft_assignment_check_passes(capsys):
-    assert lab08.check_soft_assignment(soft_ok)
+    assert verdict(lab08.check_soft_assignment, soft_ok)
     assert "✔" in capsys.readouterr().out
 
 
@@ -58,7 +59,7 @@ def test_soft_assignment_check_passes(capsys):
     "wrong", [soft_unnormalized, soft_wrong_axis, soft_ignores_alpha, soft_plain_distance, soft_wrong_sign]
 )
 def test_soft_assignment_check_fails(wrong, capsys):
-    assert not lab08.check_soft_assignment(wrong)
+    assert not verdict(lab08.check_soft_assignment, wrong)
     assert "✘" in capsys.readouterr().out
 
 
@@ -92,13 +93,13 @@ def target_identity(q):
 
 
 def test_target_check_passes(capsys):
-    assert lab08.check_target_distribution(target_ok)
+    assert verdict(lab08.check_target_distribution, target_ok)
     assert "✔" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong", [target_wrong_axis, target_no_frequency, target_row_frequency, target_identity])
 def test_target_check_fails(wrong, capsys):
-    assert not lab08.check_target_distribution(wrong)
+    assert not verdict(lab08.check_target_distribution, wrong)
     assert "✘" in capsys.readouterr().out
 
 
@@ -112,8 +113,9 @@ class ModelOK(keras.Model):
         self.encoder, self.decoder, self.augment = encoder, decoder, augment
         self.lam = float(lam)
         self.clustering = ClusteringLayer(len(centroids), alpha=alpha, initial_centroids=centroids, name="clustering")
-        self.p_target = self.add_weight(shape=(n_samples, len(centroids)), initializer="zeros", trainable=False,
-                                        name="p_target")
+        self.p_target = self.add_weight(
+            shape=(n_samples, len(centroids)), initializer="zeros", trainable=False, name="p_target"
+        )
         self.total_tracker = keras.metrics.Mean(name="loss")
         self.rec_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.clu_tracker = keras.metrics.Mean(name="clustering_loss")
@@ -129,7 +131,7 @@ class ModelOK(keras.Model):
 
     def terms(self, x, q, x_hat, p):
         rec = ops.mean(ops.square(x - x_hat))
-        clu = kl_divergence(p, q)
+        clu = clustering_kl(p, q)
         return (1.0 - self.lam) * rec + self.lam * clu, rec, clu
 
     def p_for(self, idx, q):
@@ -152,21 +154,21 @@ class ModelOK(keras.Model):
 class ModelReverseKL(ModelOK):
     def terms(self, x, q, x_hat, p):
         rec = ops.mean(ops.square(x - x_hat))
-        clu = kl_divergence(q, p)
+        clu = clustering_kl(q, p)
         return (1.0 - self.lam) * rec + self.lam * clu, rec, clu
 
 
 class ModelSwappedLambda(ModelOK):
     def terms(self, x, q, x_hat, p):
         rec = ops.mean(ops.square(x - x_hat))
-        clu = kl_divergence(p, q)
+        clu = clustering_kl(p, q)
         return self.lam * rec + (1.0 - self.lam) * clu, rec, clu
 
 
 class ModelNoLambda(ModelOK):
     def terms(self, x, q, x_hat, p):
         rec = ops.mean(ops.square(x - x_hat))
-        clu = kl_divergence(p, q)
+        clu = clustering_kl(p, q)
         return rec + clu, rec, clu
 
 
@@ -205,12 +207,12 @@ class ModelGradThroughStoredP(ModelOK):
 class ModelMSEOnSum(ModelOK):
     def terms(self, x, q, x_hat, p):
         rec = ops.sum(ops.square(x - x_hat)) / ops.cast(ops.shape(x)[0], x.dtype)
-        clu = kl_divergence(p, q)
+        clu = clustering_kl(p, q)
         return (1.0 - self.lam) * rec + self.lam * clu, rec, clu
 
 
 def test_train_step_check_passes(capsys):
-    assert lab08.check_train_step(ModelOK)
+    assert verdict(lab08.check_clustering_train_step, ModelOK)
     assert "✔" in capsys.readouterr().out
 
 
@@ -219,7 +221,7 @@ def test_train_step_check_passes(capsys):
     [ModelReverseKL, ModelSwappedLambda, ModelNoLambda, ModelGradThroughP, ModelGradThroughStoredP, ModelMSEOnSum],
 )
 def test_train_step_check_fails(wrong, capsys):
-    assert not lab08.check_train_step(wrong)
+    assert not verdict(lab08.check_clustering_train_step, wrong)
     assert "✘" in capsys.readouterr().out
 
 
@@ -253,17 +255,17 @@ def acc_square_by_classes(y_true, y_pred):
 
 
 def test_accuracy_check_passes(capsys):
-    assert lab08.check_hungarian_accuracy(acc_ok)
+    assert verdict(lab08.check_hungarian_accuracy, acc_ok)
     assert "✔" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong", [acc_plain, acc_majority, acc_square_by_classes])
 def test_accuracy_check_fails(wrong, capsys):
-    assert not lab08.check_hungarian_accuracy(wrong)
+    assert not verdict(lab08.check_hungarian_accuracy, wrong)
     assert "✘" in capsys.readouterr().out
 
 
 def test_course_metric_passes_accuracy_check():
     from course_utils.metrics import cluster_accuracy
 
-    assert lab08.check_hungarian_accuracy(cluster_accuracy)
+    assert verdict(lab08.check_hungarian_accuracy, cluster_accuracy)

@@ -36,7 +36,9 @@ def test_is_fast_rejects_garbage_naming_the_variable():
         config.is_fast({"COURSE_FAST": "maybe"})
 
 
-@pytest.mark.parametrize("env, expected", [({}, 0), ({"COURSE_SEED": ""}, 0), ({"COURSE_SEED": "2"}, 2), ({"COURSE_SEED": " 7 "}, 7)])
+@pytest.mark.parametrize(
+    "env, expected", [({}, 0), ({"COURSE_SEED": ""}, 0), ({"COURSE_SEED": "2"}, 2), ({"COURSE_SEED": " 7 "}, 7)]
+)
 def test_run_seed_reads_course_seed(env, expected):
     assert config.run_seed(environ=env) == expected
 

@@ -1,4 +1,4 @@
-"""Tests for course_utils.runner: notebook order and the per-seed benchmark (tiny notebooks, real kernels)."""
+"""Tests for course_utils.tools.runner: notebook order and the per-seed benchmark (tiny notebooks, real kernels)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from course_utils import runner
+from course_utils.tools import runner
 
 
 def _notebook(path, source):
@@ -33,9 +33,12 @@ def test_course_notebooks_puts_lectures_before_the_lab_of_the_same_number(tmp_pa
 
 
 def test_benchmark_runs_each_seed_and_writes_the_spread(tmp_path, clean_env):
-    nb = _notebook(tmp_path / "tiny.ipynb", "import os\nfrom course_utils import report\n"
-                   "seed = int(os.environ['COURSE_SEED'])\n"
-                   "_ = report.record('score', 0.5 + seed / 10, notebook='tiny', target=0.55)")
+    nb = _notebook(
+        tmp_path / "tiny.ipynb",
+        "import os\nfrom course_utils import report\n"
+        "seed = int(os.environ['COURSE_SEED'])\n"
+        "_ = report.record('score', 0.5 + seed / 10, notebook='tiny', target=0.55)",
+    )
     failures = runner.benchmark(nb, [0, 1, 2], tmp_path / "bench", fast=True)
     assert failures == 0
     spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
@@ -47,9 +50,12 @@ def test_benchmark_runs_each_seed_and_writes_the_spread(tmp_path, clean_env):
 
 
 def test_benchmark_reports_a_failing_seed_and_keeps_going(tmp_path, clean_env):
-    nb = _notebook(tmp_path / "flaky.ipynb", "import os\nfrom course_utils import report\n"
-                   "assert os.environ['COURSE_SEED'] != '1', 'seed 1 fails'\n"
-                   "_ = report.record('score', 1.0, notebook='flaky')")
+    nb = _notebook(
+        tmp_path / "flaky.ipynb",
+        "import os\nfrom course_utils import report\n"
+        "assert os.environ['COURSE_SEED'] != '1', 'seed 1 fails'\n"
+        "_ = report.record('score', 1.0, notebook='flaky')",
+    )
     assert runner.benchmark(nb, [0, 1], tmp_path / "bench", fast=True) == 1
     spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
     assert spread["runs"]["1"]["status"] == "FAILED" and spread["metrics"][0]["seeds"] == [0]

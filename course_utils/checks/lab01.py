@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks import expect, run_checks
+from course_utils.checks.probes import expect_gradients_reach, tiny_images
+
+__all__ = ["check_encoder", "check_decoder", "check_loss_choice", "check_pca_comparison"]
 
 IMAGE_SHAPE = (28, 28)
 N_PIXELS = 28 * 28
@@ -25,17 +28,14 @@ def _keras():
 
 
 def _to_numpy(t: Any) -> np.ndarray:
-    keras = _keras()
-    return np.asarray(keras.ops.convert_to_numpy(t))
+    from course_utils.checks.probes import to_numpy
+
+    return to_numpy(t, dtype=None)
 
 
 def _images(n: int, seed: int) -> np.ndarray:
     """Random images in [0, 1] with some blank and some saturated pixels, float32, shape (n, 28, 28)."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0.0, 1.0, size=(n, *IMAGE_SHAPE)).astype("float32")
-    x[:, :3, :] = 0.0
-    x[:, -2:, :] = 1.0
-    return x
+    return tiny_images(n, IMAGE_SHAPE, seed=seed)
 
 
 def _expect_model(model: Any, what: str, name: str) -> None:
@@ -49,18 +49,10 @@ def _all_variables_get_gradients(model: Any, inputs: np.ndarray, what: str) -> N
     import tensorflow as tf
 
     x = tf.constant(inputs)
-    with tf.GradientTape() as tape:
-        y = model(x, training=True)
-        loss = tf.reduce_sum(tf.square(y - 0.3))
-    variables = model.trainable_variables
-    expect(len(variables) > 0, f"the {what} has no trainable weights: it needs Dense layers.")
-    grads = tape.gradient(loss, variables)
-    for var, g in zip(variables, grads):
-        expect(
-            g is not None and float(tf.reduce_sum(tf.abs(g))) > 0.0,
-            f"no gradient reaches the weight `{var.path}` of the {what}: is every layer connected from input to output "
-            f"(no layer frozen with trainable=False, no NumPy operation in the middle)?",
-        )
+    expect(len(model.trainable_variables) > 0, f"the {what} has no trainable weights: it needs Dense layers.")
+    expect_gradients_reach(
+        model.trainable_variables, lambda: tf.reduce_sum(tf.square(model(x, training=True) - 0.3)), what
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,8 +72,8 @@ def check_encoder(build_encoder: Callable[..., Any]) -> bool:
             enc = build_encoder(latent)
             expect(
                 tuple(enc.input_shape) == (None, *IMAGE_SHAPE),
-                f"the encoder's input should be a batch of 28×28 images, shape (None, 28, 28); it is {enc.input_shape}. "
-                "Start from keras.Input(shape=(28, 28)) and flatten inside the model.",
+                "the encoder's input should be a batch of 28×28 images, shape (None, 28, 28); it is "
+                f"{enc.input_shape}. Start from keras.Input(shape=(28, 28)) and flatten inside the model.",
             )
             z = _to_numpy(enc(x))
             expect(
@@ -126,8 +118,14 @@ def check_encoder(build_encoder: Callable[..., Any]) -> bool:
 
     return run_checks(
         "encoder",
-        [returns_named_model, maps_images_to_codes, layer_sizes_follow_arguments, codes_depend_on_input,
-         hidden_layers_are_nonlinear, gradients_flow],
+        [
+            returns_named_model,
+            maps_images_to_codes,
+            layer_sizes_follow_arguments,
+            codes_depend_on_input,
+            hidden_layers_are_nonlinear,
+            gradients_flow,
+        ],
     )
 
 
@@ -183,15 +181,23 @@ def check_decoder(build_decoder: Callable[..., Any]) -> bool:
 
     def output_depends_on_code():
         out = _to_numpy(build_decoder(4)(rng.normal(size=(6, 4)).astype("float32")))
-        expect(np.std(out, axis=0).max() > 1e-6, "every code is decoded to the same image: the decoder ignores its input.")
+        expect(
+            np.std(out, axis=0).max() > 1e-6, "every code is decoded to the same image: the decoder ignores its input."
+        )
 
     def gradients_flow():
         _all_variables_get_gradients(build_decoder(3), rng.normal(scale=0.5, size=(6, 3)).astype("float32"), "decoder")
 
     return run_checks(
         "decoder",
-        [returns_named_model, maps_codes_to_images, layer_sizes_follow_arguments, outputs_are_pixel_intensities,
-         output_depends_on_code, gradients_flow],
+        [
+            returns_named_model,
+            maps_codes_to_images,
+            layer_sizes_follow_arguments,
+            outputs_are_pixel_intensities,
+            output_depends_on_code,
+            gradients_flow,
+        ],
     )
 
 
@@ -226,8 +232,10 @@ def check_loss_choice(reconstruction_loss: Callable[..., Any]) -> bool:
     def mse_value():
         expected = _per_image_mean((x.astype(np.float64) - x_hat) ** 2)
         got = call(x, x_hat, "mse")
-        expect(np.allclose(got, expected, rtol=1e-4, atol=1e-7),
-               'kind="mse" gives wrong values: it should be the mean over pixels of the squared difference.')
+        expect(
+            np.allclose(got, expected, rtol=1e-4, atol=1e-7),
+            'kind="mse" gives wrong values: it should be the mean over pixels of the squared difference.',
+        )
 
     def bce_value():
         p = x_hat.astype(np.float64)
@@ -238,27 +246,36 @@ def check_loss_choice(reconstruction_loss: Callable[..., Any]) -> bool:
         t_in = np.clip(t, 0.05, 0.95)
         swapped = _per_image_mean(-(p * np.log(t_in) + (1 - p) * np.log(1 - t_in)))
         if np.allclose(call(t_in.astype("float32"), x_hat, "bce"), swapped, rtol=1e-3):
-            expect(False, 'kind="bce": target and prediction are swapped; the logarithm applies to the prediction x_hat.')
+            expect(
+                False, 'kind="bce": target and prediction are swapped; the logarithm applies to the prediction x_hat.'
+            )
         if np.allclose(got, call(x, x_hat, "mse"), rtol=1e-4):
             expect(False, 'kind="bce" returns the same values as kind="mse": the two kinds are mixed up.')
-        expect(np.allclose(got, expected, rtol=1e-3, atol=1e-5),
-               'kind="bce" gives wrong values: average −[x·log x̂ + (1−x)·log(1−x̂)] over the pixels of each image.')
+        expect(
+            np.allclose(got, expected, rtol=1e-3, atol=1e-5),
+            'kind="bce" gives wrong values: average −[x·log x̂ + (1−x)·log(1−x̂)] over the pixels of each image.',
+        )
 
     def bce_is_finite_at_0_and_1():
         hard = x_hat.copy()
         hard[:, 10, :] = 0.0
         hard[:, 11, :] = 1.0
         out = call(x, hard, "bce")
-        expect(np.all(np.isfinite(out)),
-               'kind="bce" gives inf or NaN when a predicted pixel is exactly 0 or 1: clip x_hat to [ε, 1−ε] before the log.')
+        expect(
+            np.all(np.isfinite(out)),
+            'kind="bce" gives inf or NaN when a predicted pixel is exactly 0 or 1: clip x_hat to [ε, 1−ε] before '
+            "the log.",
+        )
 
     def bce_minimised_at_the_target():
         # for gray targets BCE is not zero at x_hat = x, but nothing does better than x_hat = x
         at_target = call(x, np.clip(x, 1e-3, 1 - 1e-3), "bce")
         for shift in (-0.05, 0.05):
             moved = call(x, np.clip(x + shift, 1e-3, 1 - 1e-3).astype("float32"), "bce")
-            expect(np.all(at_target <= moved + 1e-6),
-                   'kind="bce": predicting the target itself should give the smallest loss; check the formula.')
+            expect(
+                np.all(at_target <= moved + 1e-6),
+                'kind="bce": predicting the target itself should give the smallest loss; check the formula.',
+            )
 
     def differentiable():
         for kind in ("mse", "bce"):
@@ -266,8 +283,11 @@ def check_loss_choice(reconstruction_loss: Callable[..., Any]) -> bool:
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(reconstruction_loss(tf.constant(x), v, kind))
             g = tape.gradient(loss, v)
-            expect(g is not None and np.all(np.isfinite(g.numpy())) and float(tf.reduce_sum(tf.abs(g))) > 0,
-                   f'kind="{kind}": no gradient flows from the loss to x_hat; use keras.ops (not NumPy) so Keras can train with it.')
+            expect(
+                g is not None and np.all(np.isfinite(g.numpy())) and float(tf.reduce_sum(tf.abs(g))) > 0,
+                f'kind="{kind}": no gradient flows from the loss to x_hat; use keras.ops (not NumPy) so Keras can '
+                "train with it.",
+            )
 
     def rejects_unknown_kind():
         try:
@@ -278,8 +298,15 @@ def check_loss_choice(reconstruction_loss: Callable[..., Any]) -> bool:
 
     return run_checks(
         "reconstruction loss",
-        [one_value_per_image, mse_value, bce_value, bce_is_finite_at_0_and_1, bce_minimised_at_the_target,
-         differentiable, rejects_unknown_kind],
+        [
+            one_value_per_image,
+            mse_value,
+            bce_value,
+            bce_is_finite_at_0_and_1,
+            bce_minimised_at_the_target,
+            differentiable,
+            rejects_unknown_kind,
+        ],
     )
 
 
@@ -320,58 +347,86 @@ def check_pca_comparison(pca_fit: Callable[..., Any], pca_reconstruct: Callable[
         mean, comps = fit()
         d = train.shape[1]
         expect(mean.shape == (d,), f"the mean should have one entry per feature, shape ({d},); got {mean.shape}.")
-        expect(comps.shape == (k, d), f"components should have shape (k, d) = ({k}, {d}), one direction per row; got {comps.shape}.")
+        expect(
+            comps.shape == (k, d),
+            f"components should have shape (k, d) = ({k}, {d}), one direction per row; got {comps.shape}.",
+        )
 
     def centres_the_data():
         mean, _ = fit()
-        expect(np.allclose(mean, train.mean(axis=0), atol=1e-6),
-               "the returned mean is not the mean of the training data: PCA works on centred data.")
+        expect(
+            np.allclose(mean, train.mean(axis=0), atol=1e-6),
+            "the returned mean is not the mean of the training data: PCA works on centred data.",
+        )
 
     def orthonormal_rows():
         _, comps = fit()
-        expect(np.allclose(comps @ comps.T, np.eye(k), atol=1e-5),
-               "the components are not orthonormal rows (components @ components.T should be the identity).")
+        expect(
+            np.allclose(comps @ comps.T, np.eye(k), atol=1e-5),
+            "the components are not orthonormal rows (components @ components.T should be the identity).",
+        )
 
     def spans_top_variance_directions():
         _, comps = fit()
         angles = subspace_angles(comps.T, _top_subspace(train, k))
-        expect(np.degrees(angles.max()) < 0.1,
-               "the components do not span the directions of largest variance of the centred data: did you centre "
-               "before the decomposition, take directions from the right factor, and keep the k largest?")
+        expect(
+            np.degrees(angles.max()) < 0.1,
+            "the components do not span the directions of largest variance of the centred data: did you centre "
+            "before the decomposition, take directions from the right factor, and keep the k largest?",
+        )
 
     def sorted_by_variance():
         mean, comps = fit()
         var = ((train - mean) @ comps.T).var(axis=0)
-        expect(np.all(np.diff(var) <= 1e-9 * var.max()),
-               "the components should come in order of decreasing variance (first row = largest).")
+        expect(
+            np.all(np.diff(var) <= 1e-9 * var.max()),
+            "the components should come in order of decreasing variance (first row = largest).",
+        )
 
     def reconstructs_like_pca():
         mean, comps = fit()
         x_hat = np.asarray(pca_reconstruct(test, mean, comps), dtype=np.float64)
-        expect(x_hat.shape == test.shape, f"pca_reconstruct should return an array shaped like its input {test.shape}; got {x_hat.shape}.")
+        expect(
+            x_hat.shape == test.shape,
+            f"pca_reconstruct should return an array shaped like its input {test.shape}; got {x_hat.shape}.",
+        )
         basis = _top_subspace(train, k)
         mu = train.mean(axis=0)
         expected = (test - mu) @ basis @ basis.T + mu
-        expect(np.allclose(x_hat, expected, atol=1e-6),
-               "pca_reconstruct is off: project the centred data onto the components, map back, and add the mean.")
+        expect(
+            np.allclose(x_hat, expected, atol=1e-6),
+            "pca_reconstruct is off: project the centred data onto the components, map back, and add the mean.",
+        )
 
     def projection_is_idempotent():
         mean, comps = fit()
         once = np.asarray(pca_reconstruct(test, mean, comps), dtype=np.float64)
         twice = np.asarray(pca_reconstruct(once, mean, comps), dtype=np.float64)
-        expect(np.allclose(once, twice, atol=1e-6),
-               "reconstructing a reconstruction should change nothing (it already lies in the PCA subspace).")
+        expect(
+            np.allclose(once, twice, atol=1e-6),
+            "reconstructing a reconstruction should change nothing (it already lies in the PCA subspace).",
+        )
 
     def works_on_float32_pixels():
         imgs = _images(40, seed=7)[:, 10:18, 10:18].reshape(40, -1)  # (40, 64) float32 in [0, 1]
         mean, comps = (np.asarray(a) for a in pca_fit(imgs, 3))
         expect(comps.shape == (3, 64), "pca_fit on a (40, 64) float32 array should give components of shape (3, 64).")
         err = [np.mean((imgs - np.asarray(pca_reconstruct(imgs, *pca_fit(imgs, j)))) ** 2) for j in (1, 3, 6)]
-        expect(err[0] >= err[1] - 1e-9 >= err[2] - 2e-9,
-               "the reconstruction error should not grow when k grows: keeping more components can only help.")
+        expect(
+            err[0] >= err[1] - 1e-9 >= err[2] - 2e-9,
+            "the reconstruction error should not grow when k grows: keeping more components can only help.",
+        )
 
     return run_checks(
         "PCA",
-        [shapes, centres_the_data, orthonormal_rows, spans_top_variance_directions, sorted_by_variance,
-         reconstructs_like_pca, projection_is_idempotent, works_on_float32_pixels],
+        [
+            shapes,
+            centres_the_data,
+            orthonormal_rows,
+            spans_top_variance_directions,
+            sorted_by_variance,
+            reconstructs_like_pca,
+            projection_is_idempotent,
+            works_on_float32_pixels,
+        ],
     )

@@ -36,14 +36,14 @@ def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
 
 
 def tiny_images(n: int = 8, shape: Sequence[int] = (28, 28), seed: int = 0, binary: bool = False) -> np.ndarray:
-    """``n`` float32 images of ``shape`` in [0, 1] with a blank top band and a saturated bottom band.
+    """``n`` float32 images of ``shape`` in [0, 1] with a blank top band (3 rows) and a saturated bottom band (2).
 
     The bands make sure that a probe sees exact 0 and 1 pixels (where clipping and log(0) mistakes show).
     ``binary=True`` thresholds them at 0.5.
     """
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, size=(n, *shape)).astype("float32")
-    x[:, :2] = 0.0
+    x[:, :3] = 0.0
     x[:, -2:] = 1.0
     return (x > 0.5).astype("float32") if binary else x
 

@@ -1,9 +1,9 @@
 """Execute notebooks headless and gather their recorded metrics.
 
-    python -m course_utils.runner run                  # every lecture and solution notebook, full mode
-    python -m course_utils.runner execute NB [NB ...]  # chosen notebooks (mode from COURSE_FAST)
-    python -m course_utils.runner publish NB [NB ...]  # full mode, outputs saved in place, labs regenerated
-    python -m course_utils.runner benchmark NB --seeds 0 1 2   # full mode once per seed, spread of every metric
+    python -m course_utils.tools.runner run             # every lecture and solution notebook, full mode
+    python -m course_utils.tools.runner execute NB [NB ...] # chosen notebooks (mode from COURSE_FAST)
+    python -m course_utils.tools.runner publish NB [NB ...] # full mode, outputs saved in place, labs regenerated
+    python -m course_utils.tools.runner benchmark NB --seeds 0 1 2 # full mode once per seed, spread of every metric
 
 ``run`` writes executed copies to ``build/executed/``, the records to ``build/records/`` and the summary to
 ``build/results.md`` and ``build/results.json``. ``benchmark`` runs one notebook once per seed
@@ -77,7 +77,7 @@ def _execute_and_report(nb: Path, out_path: Path, *, fast: bool, label: str) -> 
 
 def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     """Execute ``notebooks`` into ``build``, then write ``results.md``/``results.json``; return failures."""
-    from course_utils.report import write_results
+    from course_utils.tools.results import write_results
 
     records = build / "records"
     shutil.rmtree(records, ignore_errors=True)
@@ -96,12 +96,14 @@ def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
 
 def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> int:
     """Execute ``notebook`` once per seed (``COURSE_SEED``), then write the spread of every metric; return failures."""
-    from course_utils.report import read_records, write_spread
+    from course_utils.tools.results import read_records, write_spread
 
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}.")
     if not notebook.is_file():
-        raise FileNotFoundError(f"no notebook at {notebook}: pass a path such as solutions/08_clustering_autoencoders.ipynb.")
+        raise FileNotFoundError(
+            f"no notebook at {notebook}: pass a path such as solutions/08_clustering_autoencoders.ipynb."
+        )
     rel = _display_path(notebook)
     records_by_seed, timings = {}, {}
     for seed in seeds:
@@ -121,8 +123,10 @@ def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> i
     return failures
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.runner", description="Execute course notebooks.")
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.tools.runner", description="Execute course notebooks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run every lecture and solution notebook and gather results")
     p_run.add_argument("--fast", action="store_true", help="fast mode instead of full mode")
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             out = REPO_ROOT / "build" / "executed" / nb.relative_to(REPO_ROOT)
             print(f"{nb.name}: {execute(nb, out, fast=FAST):.0f} s -> {out}")
         return 0
-    from course_utils import labgen
+    from course_utils.tools import labgen
 
     for nb in args.notebooks:
         nb = nb.resolve()
@@ -160,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = execute(nb, out, fast=False)  # raises on a failing cell: the solution stays untouched
         shutil.copyfile(out, nb)
         print(f"{nb.name}: {seconds:.0f} s (full mode, saved in place)")
-    labgen.main([])
+    labgen._main([])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())
