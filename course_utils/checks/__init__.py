@@ -67,6 +67,11 @@ _KNOWN_CAUSES = (
         "a symbolic KerasTensor (from keras.Input) reached code that needs real numbers: build models "
         "from keras.Input, but call them on data",
     ),
+    (
+        "has no attribute 'numpy'",
+        "the step runs as a compiled graph (as in fit), where tensors have no value yet: use keras.ops on "
+        "tensors, not .numpy(), float() or NumPy",
+    ),
     ("symbolic", "a symbolic tensor reached code that needs real numbers: call the model on data, not on keras.Input"),
     ("Incompatible shapes", "two tensors with different shapes were combined: print their .shape and check the axes"),
     (
