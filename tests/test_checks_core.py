@@ -89,3 +89,39 @@ def test_plain_assertion_is_reported_as_crash(capsys):
 def test_empty_list_passes(capsys):
     assert run_checks("Empty", []) is True
     assert capsys.readouterr().out.strip() == "✔ Empty — all 0 tests passed"
+
+
+def test_compiled_probe_runs_graph_code_and_falls_back_to_autograph():
+    import numpy as np
+    import tensorflow as tf
+
+    from course_utils.checks.probes import compiled
+
+    def branchy(x):
+        if tf.reduce_sum(x) > 0:  # a Python `if` on a tensor needs AutoGraph
+            return x * 2.0
+        return -x
+
+    f = compiled(branchy)
+    assert np.allclose(f(tf.constant([1.0, 2.0])).numpy(), [2.0, 4.0])
+    assert np.allclose(f(tf.constant([-1.0, -2.0])).numpy(), [1.0, 2.0])
+
+    def with_numpy(x):
+        return np.asarray(x) * 2.0  # needs a value, which a traced tensor does not have
+
+    with pytest.raises(Exception):  # noqa: B017 - TensorFlow raises different types for this across versions
+        compiled(with_numpy)(tf.constant([1.0]))
+
+
+def test_numpy_in_a_compiled_step_gets_a_known_cause():
+    import tensorflow as tf
+
+    from course_utils.checks import crash_hint
+    from course_utils.checks.probes import compiled
+
+    try:
+        compiled(lambda x: x.numpy())(tf.constant([1.0]))
+    except Exception as exc:
+        assert "compiled graph" in crash_hint(exc)
+    else:
+        raise AssertionError("a .numpy() call inside a compiled function should fail")

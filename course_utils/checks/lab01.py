@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks import expect, run_checks
-from course_utils.checks.probes import expect_gradients_reach, tiny_images, tiny_vectors, to_numpy
+from course_utils.checks.probes import compiled, expect_gradients_reach, tiny_images, tiny_vectors, to_numpy
 
 __all__ = ["check_encoder", "check_decoder", "check_loss_choice", "check_pca_comparison"]
 
@@ -446,7 +446,7 @@ def check_loss_choice(reconstruction_loss: Callable[..., Any]) -> bool:
             )
 
     def differentiable_in_a_graph():
-        @tf.function
+        @compiled
         def grad(kind, v):
             with tf.GradientTape() as tape:
                 tape.watch(v)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks import expect, run_checks
-from course_utils.checks.probes import expect_weights_match, sgd_reference_step, to_numpy, tracker_counts
+from course_utils.checks.probes import compiled, expect_weights_match, sgd_reference_step, to_numpy, tracker_counts
 
 __all__ = ["check_sampling", "check_kl", "check_vae_train_step"]
 
@@ -118,7 +118,7 @@ def check_sampling(sampling_cls) -> bool:
         lv = tf.constant(log_var[:16])
         w = tf.constant(np.random.default_rng(0).normal(size=(16, 3)).astype("float32"))
 
-        @tf.function
+        @compiled
         def step(m, lv):
             with tf.GradientTape() as tape:
                 tape.watch([m, lv])
@@ -257,7 +257,7 @@ def check_kl(kl_fn) -> bool:
         )
 
     def differentiable_in_a_graph():
-        @tf.function
+        @compiled
         def grads(m, lv):
             with tf.GradientTape() as tape:
                 tape.watch([m, lv])
@@ -325,6 +325,21 @@ def _negative_elbo64(enc, dec, x: np.ndarray, beta: float) -> dict[str, float]:
     return {"loss": rec + beta * kl, "reconstruction_loss": rec, "kl_loss": kl}
 
 
+def _reference_loss(enc, dec, batch: np.ndarray, beta: float):
+    """The negative ELBO of the quiet encoder (z = z_mean) as a TensorFlow function, for sgd_reference_step."""
+    import tensorflow as tf
+
+    def loss():
+        m, lv = enc(batch)
+        logits = tf.reshape(dec(m), (len(batch), -1))
+        t = tf.reshape(tf.constant(batch), (len(batch), -1))
+        rec = tf.reduce_mean(tf.reduce_sum(tf.nn.softplus(logits) - t * logits, axis=1))
+        kl = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(m) + tf.exp(lv) - 1.0 - lv, axis=1))
+        return rec + beta * kl
+
+    return loss
+
+
 def _term_mistakes(enc, dec, x: np.ndarray, beta: float, ref: dict[str, float]) -> list[tuple[str, float, str]]:
     """(key, value, hint) of typical wrong loss terms for this batch."""
     m, _ = (_np(t) for t in enc(x))
@@ -351,17 +366,17 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
     """Check a VAE class whose constructor is ``vae_cls(encoder, decoder, beta=..., seed=...)``.
 
     Builds a tiny dense encoder/decoder on 6×6 binary images and compares one ``train_step`` (SGD) with a
-    reference step computed here (values in float64, weights after the step), with β = 0.5 so that a misplaced β
-    shows; then runs three compiled steps and compares the trackers with the mean of the per-step values; then
-    checks with β = 0 and real noise that the reconstruction gradient reaches the z_log_var head through the
-    sample. ``beta`` is the β of the compiled steps.
+    reference step computed here (values in float64, weights after the step); the same model then runs three
+    compiled steps and its trackers must hold the mean of the four per-step values; last, with β = 0 and real
+    noise, the reconstruction gradient must reach the z_log_var head through the sample. The probes use
+    ``beta``, except that the default β = 1 is replaced by 0.5, where a β on the wrong term shows.
     """
     import keras
     import tensorflow as tf
 
-    x = (np.random.default_rng(5).random((24, SIDE, SIDE, 1)) < 0.4).astype("float32")  # binary images
+    x = (np.random.default_rng(5).random((32, SIDE, SIDE, 1)) < 0.4).astype("float32")  # binary images
     lr = 0.05
-    probe_beta = 0.5
+    probe_beta = 0.5 if beta == 1.0 else float(beta)  # with β = 1 a β on the wrong term would not show
     state: dict[str, Any] = {}
 
     def make(b, quiet=True, seed=3):
@@ -379,17 +394,8 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
         ref = _negative_elbo64(enc, dec, batch, probe_beta)
         mistakes = _term_mistakes(enc, dec, batch, probe_beta, ref)
         variables = enc.trainable_variables + dec.trainable_variables
-
-        def ref_loss():
-            m, lv = enc(batch)
-            logits = tf.reshape(dec(m), (len(batch), -1))
-            t = tf.reshape(tf.constant(batch), (len(batch), -1))
-            rec = tf.reduce_mean(tf.reduce_sum(tf.nn.softplus(logits) - t * logits, axis=1))
-            kl = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(m) + tf.exp(lv) - 1.0 - lv, axis=1))
-            return rec + probe_beta * kl
-
-        _, new = sgd_reference_step(variables, ref_loss, lr)
-        state.update(old=[_np(v) for v in variables], new=new, model=model, enc=enc, dec=dec, batch=batch)
+        _, new = sgd_reference_step(variables, _reference_loss(enc, dec, batch, probe_beta), lr)
+        state.update(old=[_np(v) for v in variables], new=new, model=model, enc=enc, dec=dec, ref0=ref)
         logs = model.train_step(tf.constant(batch))
         expect(isinstance(logs, dict), "train_step should return a dict of the trackers' results.")
         expect(
@@ -465,28 +471,22 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
         )
 
     def compiled_steps_and_trackers():
-        model, enc, dec = make(beta, seed=4)
-        ref_enc, ref_dec = _tiny_parts(4, quiet=True)
+        # the same model goes on with three compiled steps; a copy of the parts follows the reference
+        model = state["model"]
+        ref_enc, ref_dec = _tiny_parts(3, quiet=True)
         ref_vars = ref_enc.trainable_variables + ref_dec.trainable_variables
-        per_step = []
-        for s in range(3):
+        for var, value in zip(ref_vars, state["new"]):
+            var.assign(value.astype("float32"))
+        per_step = [state["ref0"]]
+        for s in range(1, 4):
             batch = x[8 * s : 8 * s + 8]
-            per_step.append(_negative_elbo64(ref_enc, ref_dec, batch, beta))
-
-            def ref_loss(batch=batch):
-                m, lv = ref_enc(batch)
-                logits = tf.reshape(ref_dec(m), (len(batch), -1))
-                t = tf.reshape(tf.constant(batch), (len(batch), -1))
-                rec = tf.reduce_mean(tf.reduce_sum(tf.nn.softplus(logits) - t * logits, axis=1))
-                kl = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(m) + tf.exp(lv) - 1.0 - lv, axis=1))
-                return rec + beta * kl
-
-            _, new = sgd_reference_step(ref_vars, ref_loss, lr)
+            per_step.append(_negative_elbo64(ref_enc, ref_dec, batch, probe_beta))
+            _, new = sgd_reference_step(ref_vars, _reference_loss(ref_enc, ref_dec, batch, probe_beta), lr)
             for var, value in zip(ref_vars, new):
                 var.assign(value.astype("float32"))
         model.optimizer.build(model.trainable_variables)
-        step = tf.function(model.train_step)
-        for s in range(3):
+        step = compiled(model.train_step)
+        for s in range(1, 4):
             logs = step(tf.constant(x[8 * s : 8 * s + 8]))
         counts = tracker_counts(model)
         expect(
@@ -496,8 +496,8 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
         )
         for name in TRACKERS:
             expect(
-                counts[name] == 3,
-                f"after 3 steps the '{name}' tracker holds {counts[name]:g} updates: update each tracker exactly once "
+                counts[name] == 4,
+                f"after 4 steps the '{name}' tracker holds {counts[name]:g} updates: update each tracker exactly once "
                 "per step, and never reset it inside train_step (Keras resets it each epoch).",
             )
         for name in TRACKERS:
@@ -505,7 +505,7 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
             got_result = float(_np(dict(zip([m.name for m in model.metrics], model.metrics))[name].result()))
             expect(
                 np.isclose(got_result, mean, rtol=1e-3, atol=1e-3),
-                f"after 3 compiled steps the '{name}' tracker does not hold the mean of the per-step values: "
+                f"after 4 steps (3 compiled) the '{name}' tracker does not hold the mean of the per-step values: "
                 "update it with this step's value (the same value the gradient comes from).",
             )
             expect(

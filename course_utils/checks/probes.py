@@ -24,6 +24,7 @@ __all__ = [
     "expect_weights_match",
     "tracker_counts",
     "keras_round_trip",
+    "compiled",
 ]
 
 
@@ -119,3 +120,26 @@ def keras_round_trip(model: Any) -> Any:
         path = os.path.join(tmp, "model.keras")
         model.save(path)
         return keras.saving.load_model(path)
+
+
+def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as a ``tf.function``, the way ``fit`` runs a ``train_step``: symbolic tensors, no NumPy values.
+
+    Traced without AutoGraph first, which is several times cheaper; only code that needs AutoGraph (Python
+    ``if``/``for`` on tensor values) is traced a second time with it. A failed trace runs nothing, so the retry
+    changes no state twice.
+    """
+    import tensorflow as tf
+
+    fast, full = tf.function(fn, autograph=False), tf.function(fn)
+    use_fast = [True]
+
+    def call(*args: Any) -> Any:
+        if use_fast[0]:
+            try:
+                return fast(*args)
+            except Exception:  # retried below with AutoGraph, which reports the student's error
+                use_fast[0] = False
+        return full(*args)
+
+    return call
