@@ -46,10 +46,11 @@ def encoder(
     bias=True,
     frozen=False,
     stop=False,
+    rescale=False,
     name="encoder",
 ):
     images = keras.Input(shape=shape)
-    h = keras.layers.Flatten()(images)
+    h = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(images) if rescale else images)
     units_list = list(hidden_units) if sizes is None else list(sizes(hidden_units))
     for i, units in enumerate(units_list):
         layer = keras.layers.Dense(units, activation=None if act_first_only and i else act, use_bias=bias)
@@ -89,6 +90,7 @@ ENCODER_MISTAKES = {
     "tanh-on-code": (_e(code_act="tanh"), "code layer applies an activation"),
     "frozen-hidden-layer": (_e(frozen=True), "frozen"),
     "stop-gradient": (_e(stop=True), "no gradient reaches"),
+    "rescaled-by-255": (_e(rescale=True), "no rescaling"),
 }
 
 
@@ -435,6 +437,11 @@ PCA_MISTAKES = {
     "mean-not-added": (pca_fit, lambda x, m, c: (np.asarray(x) - m) @ c.T @ c, "add the mean back"),
     "raw-data-projected": (pca_fit, lambda x, m, c: np.asarray(x) @ c.T @ c + m, "subtract the mean before"),
     "returns-codes": (pca_fit, lambda x, m, c: (np.asarray(x) - m) @ c.T, "shaped like its input"),
+    "mean-of-input": (
+        pca_fit,
+        lambda x, m, c: (np.asarray(x) - np.mean(x, 0)) @ c.T @ c + np.mean(x, 0),
+        "use the training mean it is given",
+    ),
 }
 
 

@@ -75,6 +75,7 @@ SAMPLING_MISTAKES = {
         "with respect to z_mean",
     ),
     "no-noise": (_sampling_class(lambda m, lv, e: m + 0.0 * e), "noise term is missing"),
+    "mean-missing": (_sampling_class(lambda m, lv, e: ops.exp(0.5 * lv) * e), "sample mean"),
     "noise-only-when-training": (_sampling_class(only_training=True), "unless training=True"),
     "noise-shared-by-dimensions": (_sampling_class(noise="per-example"), "correlated"),
     "noise-shared-by-examples": (_sampling_class(noise="per-dimension"), "same noise"),

@@ -16,6 +16,7 @@ from course_utils.clustering import soft_assignment, target_distribution
 from course_utils.layers import ClusteringLayer
 from course_utils.losses import clustering_kl
 from course_utils.metrics import cluster_accuracy
+from course_utils.models import MultiLossModel, model_inputs
 
 
 def expect_caught(check, arg, title, phrase, capsys):
@@ -282,8 +283,50 @@ TRAIN_STEP_MISTAKES = {
 }
 
 
-def test_train_step_check_passes(capsys):
-    passes(lab08.check_clustering_train_step, ModelOK, capsys)
+class NotebookModel(MultiLossModel):
+    """The notebook's current form: MultiLossModel, the exercise is compute_losses (train_step is inherited)."""
+
+    loss_terms = ("reconstruction", "clustering")
+    sub_models = ("encoder", "decoder", "augment")
+    take_axis = 0
+
+    def __init__(self, encoder, decoder, centroids, n_samples, lam=0.1, alpha=1.0, augment=None, **kwargs):
+        super().__init__(**kwargs)
+        centroids = np.asarray(centroids, dtype="float32")
+        self.encoder, self.decoder, self.augment = encoder, decoder, augment
+        self.lam = float(lam)
+        self.clustering = ClusteringLayer(len(centroids), alpha=alpha, initial_centroids=centroids, name="clustering")
+        self.p_target = self.add_weight(
+            shape=(n_samples, len(centroids)), initializer="zeros", trainable=False, name="p_target"
+        )
+
+    def call(self, inputs, training=False):
+        z = self.encoder(model_inputs(inputs), training=training)
+        return self.decoder(z, training=training), self.clustering(z)
+
+    def compute_losses(self, data, training=False):
+        images, idx = data
+        p = ops.take(self.p_target, ops.cast(idx, "int32"), axis=self.take_axis)
+        inputs = self.augment(images, training=True) if training and self.augment is not None else images
+        z = self.encoder(inputs, training=training)
+        rec = ops.mean(ops.square(images - self.decoder(z, training=training)))
+        clu = clustering_kl(p, self.clustering(z))
+        return {"loss": (1.0 - self.lam) * rec + self.lam * clu, "reconstruction_loss": rec, "clustering_loss": clu}
+
+
+class NotebookModelFlatTake(NotebookModel):
+    take_axis = None  # ops.take without axis=0 indexes the flattened table
+
+
+@pytest.mark.parametrize("cls", [ModelOK, NotebookModel], ids=["train-step-solution", "notebook-compute-losses"])
+def test_train_step_check_passes(cls, capsys):
+    passes(lab08.check_clustering_train_step, cls, capsys)
+
+
+def test_train_step_check_catches_flattened_lookup(capsys):
+    expect_caught(
+        lab08.check_clustering_train_step, NotebookModelFlatTake, "combined train_step", "different shapes", capsys
+    )
 
 
 @pytest.mark.parametrize("mistake", sorted(TRAIN_STEP_MISTAKES))

@@ -72,6 +72,14 @@ def _layer_trace(model: Any, inputs: np.ndarray, what: str) -> tuple[list, list[
     return dense, pre, post
 
 
+def _expect_sees_raw_input(model: Any, inputs: np.ndarray, what: str, hint: str) -> None:
+    """The first Dense layer must receive the model's input unchanged (flattened): no rescaling before it."""
+    keras = _keras()
+    first = _dense_layers(model)[0]
+    seen = _np(keras.Model(model.inputs[0], first.input)(inputs)).reshape(len(inputs), -1)
+    expect(np.allclose(seen, inputs.reshape(len(inputs), -1), atol=1e-6), f"the {what}'s first Dense layer {hint}")
+
+
 def _is_affine_image(a: np.ndarray, u: np.ndarray) -> bool:
     """True if ``a`` is (up to rounding) a per-unit affine function of ``u`` on this batch."""
     if a.shape != u.shape:
@@ -182,7 +190,14 @@ def check_encoder(build_encoder: Callable[..., Any]) -> bool:
         expect(np.std(z, axis=0).max() > 1e-6, "every image gets the same code: the encoder ignores its input.")
 
     def hidden_layers_are_nonlinear():
-        _, pre, post = _layer_trace(build_encoder(3, hidden_units=PROBE_UNITS), x, "encoder")
+        enc = build_encoder(3, hidden_units=PROBE_UNITS)
+        _, pre, post = _layer_trace(enc, x, "encoder")
+        _expect_sees_raw_input(
+            enc,
+            x,
+            "encoder",
+            "does not see the pixels as they are: only flatten them (they are already in [0, 1]; no rescaling).",
+        )
         _expect_hidden_nonlinear(pre, post, "encoder", call)
 
     def code_layer_is_linear():
@@ -276,7 +291,9 @@ def check_decoder(build_decoder: Callable[..., Any]) -> bool:
         )
 
     def hidden_layers_are_nonlinear():
-        _, pre, post = _layer_trace(build_decoder(3, hidden_units=PROBE_UNITS), codes, "decoder")
+        dec = build_decoder(3, hidden_units=PROBE_UNITS)
+        _, pre, post = _layer_trace(dec, codes, "decoder")
+        _expect_sees_raw_input(dec, codes, "decoder", "does not see the codes as they are: feed them straight in.")
         _expect_hidden_nonlinear(pre, post, "decoder", call)
 
     def output_is_sigmoid_of_last_layer():
@@ -601,6 +618,9 @@ def check_pca_comparison(pca_fit: Callable[..., Any], pca_reconstruct: Callable[
             expect(False, "pca_reconstruct forgets to add the mean back after mapping the codes back.")
         if np.allclose(x_hat, test @ basis @ basis.T + mu, atol=1e-6):
             expect(False, "pca_reconstruct projects the raw data: subtract the mean before projecting.")
+        own = test.mean(axis=0)
+        if np.allclose(x_hat, (test - own) @ basis @ basis.T + own, atol=1e-6):
+            expect(False, "pca_reconstruct centres with the mean of its own input; use the training mean it is given.")
         expect(
             np.allclose(x_hat, expected, atol=1e-6),
             "pca_reconstruct is off: project the centred data onto the components, map back, and add the mean.",
