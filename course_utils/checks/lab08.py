@@ -279,10 +279,10 @@ def _augment_layer():
 class _Reference:
     """One SGD step of (1 − λ)·MSE + λ·KL(P‖Q) on copies of the parts, P fixed; values in float64."""
 
-    def __init__(self, seed: int, centroids: np.ndarray, lam: float, lr: float, shift: float):
+    def __init__(self, seed: int, centroids: np.ndarray, lam: float, lr: float, shift: float, parts=None):
         import tensorflow as tf
 
-        self.enc, self.dec = _tiny_parts(seed)
+        self.enc, self.dec = _tiny_parts(seed) if parts is None else parts
         self.mu = tf.Variable(centroids)
         self.lam, self.lr, self.shift = lam, lr, shift
         self.variables = self.enc.trainable_variables + self.dec.trainable_variables + [self.mu]
@@ -451,7 +451,7 @@ def check_clustering_train_step(model_cls: type, lam: float = 0.3) -> bool:
 
     def without_augmentation() -> None:
         model = build(3, None)
-        ref = _Reference(3, centroids, lam, lr, shift=0.0)
+        ref = _Reference(3, centroids, lam, lr, shift=0.0, parts=(model.encoder, model.decoder))  # values only
         x, p = x_all[idx], p_all[idx].astype(np.float64)
         values = ref.terms64(x, p)
         logs = model.train_step((tf.constant(x), tf.constant(idx)))
