@@ -20,7 +20,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
 data: setup
