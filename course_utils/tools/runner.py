@@ -29,6 +29,23 @@ def course_notebooks(root: Path = REPO_ROOT) -> list[Path]:
     return sorted(nbs, key=lambda p: (p.name.split("_")[0], p.parent.name != "notebooks", p.name))
 
 
+def _kernel_manager():
+    """A kernel manager that talks to the kernel over local sockets (IPC) where the system has them.
+
+    The default TCP transport makes every kernel print a warning about unencrypted traffic; IPC files live in a
+    private temporary folder, so nothing leaves the machine and nothing is printed.
+    """
+    if os.name != "posix":
+        return None
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc")
+    km.ip = os.path.join(tempfile.mkdtemp(prefix="course-kernel-"), "kernel")
+    return km
+
+
 def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = None) -> float:
     """Execute ``path`` in a fresh kernel (cwd = its folder) with the given mode; save to ``out_path``.
 
@@ -40,13 +57,22 @@ def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = Non
 
     os.environ["COURSE_FAST"] = "1" if fast else "0"
     nb = nbformat.read(path, as_version=4)
+    km = _kernel_manager()
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        km=km,
     )
     start = time.perf_counter()
     try:
         client.execute()
     finally:
+        if km is not None and km.has_kernel:  # a manager we pass in is ours to shut down
+            from jupyter_core.utils import run_sync
+
+            run_sync(km.shutdown_kernel)()
         out_path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_path)
     return time.perf_counter() - start
