@@ -2,6 +2,7 @@
 #   make test   ruff, unit tests, nbval over every lecture and solution notebook (fast mode), labs in sync,
 #               every lab executed up to its first exercise
 #   make run    every lecture and solution notebook in full mode -> build/executed/, build/results.md
+#   make verify      re-run the solutions in full mode, compare every metric with the committed outputs
 #   make benchmark   one notebook (BENCH_NB) in full mode once per seed (SEEDS) -> build/benchmark/spread.md
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ BENCH_NB ?= solutions/08_clustering_autoencoders.ipynb
 SEEDS  ?= 0 1 2
 export PY
 
-.PHONY: setup data test lint run benchmark labs unit clean
+.PHONY: setup data test lint run verify benchmark labs unit clean
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -20,7 +21,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
 data: setup
@@ -36,6 +37,9 @@ lint: setup
 
 run: setup data
 	COURSE_FAST=0 $(PY) -m course_utils.tools.runner run
+
+verify: setup data
+	COURSE_FAST=0 $(PY) -m course_utils.tools.runner verify $(VERIFY_ARGS)
 
 benchmark: setup data
 	COURSE_FAST=0 $(PY) -m course_utils.tools.runner benchmark $(BENCH_NB) --seeds $(SEEDS)

@@ -241,3 +241,25 @@ def load_images(name: str, split: str = "train", *, verbose: bool = True) -> tup
     if verbose:
         print(f"{name}/{split}: {len(x):,} images from {source}")
     return x, y
+
+
+def split_validation(
+    x: np.ndarray, y: np.ndarray, fraction: float = 0.1, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Carve a validation set out of a *training* split: ``(x_train, y_train, x_val, y_val)``.
+
+    A random ``fraction`` of the images (at least one), drawn with ``seed``, goes to validation;
+    the test split is never touched, so it can stay unseen until the final numbers. Used by every lab that
+    validates while training (Lab 01 first).
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)}): pass images and their labels.")
+    if not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"fraction must lie strictly between 0 and 1, got {fraction!r}; 0.1 keeps 90 % for training.")
+    if len(x) < 2:
+        raise ValueError(f"need at least 2 images to split off a validation set, got {len(x)}.")
+    n_val = min(len(x) - 1, max(1, round(len(x) * float(fraction))))
+    order = np.random.default_rng(seed).permutation(len(x))
+    val, train = order[:n_val], order[n_val:]
+    return x[train], y[train], x[val], y[val]

@@ -18,8 +18,17 @@ def psnr(x: np.ndarray, x_hat: np.ndarray, max_val: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB, averaged over images (axis 0): 10·log10(max² / MSE_i).
 
     A perfect reconstruction has infinite PSNR; such images are capped at 100 dB so that the mean stays finite.
+    Raises ``ValueError`` when the reference ``x`` has values above ``max_val`` (for example uint8 pixels in 0–255
+    with the default ``max_val=1``): a PSNR on the wrong scale is meaningless. Reconstructions may overshoot.
     """
     x, x_hat = _as_pair(x, x_hat, "psnr")
+    peak = float(np.nanmax(np.abs(x.astype(np.float64))))
+    if peak > max_val * (1 + 1e-6):
+        fix = "x.astype('float32') / 255" if np.issubdtype(x.dtype, np.integer) else "rescale the images"
+        raise ValueError(
+            f"psnr: x ({x.dtype}) has values up to {peak:.3g}, above max_val={max_val:g}; use {fix} or pass the "
+            "data's real max_val."
+        )
     mse = np.mean((x.astype(np.float64) - x_hat.astype(np.float64)) ** 2, axis=tuple(range(1, x.ndim)))
     with np.errstate(divide="ignore"):
         per_image = 10.0 * np.log10(max_val**2 / mse)
@@ -54,7 +63,10 @@ def _matching(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Unsupervised accuracy: the best one-to-one matching of clusters to classes (Hungarian algorithm)."""
+    """Unsupervised accuracy: the best one-to-one matching of clusters to classes (Hungarian algorithm).
+
+    Taught in Lab 08, Exercise 3 (the student writes `cluster_accuracy` with `linear_sum_assignment`).
+    """
     table, _, _ = _contingency(y_true, y_pred)
     rows, cols = _matching(table)
     return float(table[rows, cols].sum() / table.sum())

@@ -26,6 +26,8 @@ def image_grid(
     """Show a batch of images in a grid, optionally with a caption under each."""
     imgs = _as_images(images)
     n = len(imgs)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"image_grid got {n} images but {len(titles)} titles: pass one title per image (or none).")
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.3 * nrows + (0.4 if title else 0)), squeeze=False)
@@ -127,6 +129,10 @@ def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequen
     cm = np.asarray(cm)
     if cm.ndim != 2:
         raise ValueError(f"confusion_matrix_plot needs a 2-D matrix (classes x clusters), got shape {cm.shape}.")
+    if class_names is not None and len(class_names) != cm.shape[0]:
+        raise ValueError(
+            f"confusion_matrix_plot got {len(class_names)} class names for {cm.shape[0]} rows: one name per true class."
+        )
     fig, ax = plt.subplots(figsize=(6, 5))
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, label="count")
@@ -134,8 +140,8 @@ def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequen
         ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7, color="white" if v > cm.max() / 2 else "black")
     ax.set_xlabel("cluster (matched to class)")
     ax.set_ylabel("true class")
-    if class_names is not None:
-        ax.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    ax.set_xticks(range(cm.shape[1]))  # every tick labelled (matplotlib skips some by default)
+    ax.set_yticks(range(cm.shape[0]), class_names if class_names is not None else range(cm.shape[0]), fontsize=7)
     ax.set_title(title or "Confusion matrix after Hungarian matching")
     fig.tight_layout()
     return fig

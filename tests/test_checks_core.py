@@ -22,7 +22,7 @@ def test_all_pass(capsys):
     tests = [lambda: calls.append(1), lambda: calls.append(2), lambda: expect(True, "x")]
     assert run_checks("Encoder", tests) is True
     out = capsys.readouterr().out.strip()
-    assert out == "✔ Encoder — all 3 tests passed"
+    assert out == "✔ Encoder — all tests passed"
     assert calls == [1, 2]
 
 
@@ -88,7 +88,55 @@ def test_plain_assertion_is_reported_as_crash(capsys):
 
 def test_empty_list_passes(capsys):
     assert run_checks("Empty", []) is True
-    assert capsys.readouterr().out.strip() == "✔ Empty — all 0 tests passed"
+    assert capsys.readouterr().out.strip() == "✔ Empty — all tests passed"
+
+
+def test_failure_raises_checks_failed_with_a_one_line_display(capsys):
+    with pytest.raises(ChecksFailed) as info:
+        run_checks("Decoder", [lambda: expect(False, "outputs must lie in [0, 1]")])
+    assert info.value.title == "Decoder" and "outputs must lie in [0, 1]" in info.value.hint
+    shown = info.value._render_traceback_()
+    assert len(shown) == 1 and "Decoder" in shown[0] and "Traceback" not in shown[0]
+    assert capsys.readouterr().out.startswith("✘ Decoder — outputs must lie in [0, 1]")
+
+
+def test_crash_names_the_students_own_line(tmp_path, capsys):
+    # a "notebook cell" compiled from a file outside the package and outside site-packages
+    cell = tmp_path / "cell_7.py"
+    cell.write_text("def student_loss(x):\n    return x.missing_method()\n")
+    namespace = {}
+    exec(compile(cell.read_text(), str(cell), "exec"), namespace)
+    with pytest.raises(ChecksFailed):
+        run_checks("Loss", [lambda: namespace["student_loss"](3)])
+    out = capsys.readouterr().out
+    assert "AttributeError" in out and "line 2 of your code" in out and "x.missing_method()" in out
+
+
+@pytest.mark.parametrize(
+    "message, cause",
+    [
+        ("No gradients provided for any variable.", "GradientTape"),
+        ("Incompatible shapes: [4,10] vs. [4,784]", "shapes"),
+        ("A KerasTensor cannot be used as input to a TensorFlow function.", "KerasTensor"),
+    ],
+)
+def test_crash_hint_explains_common_keras_errors(message, cause):
+    from course_utils.checks import crash_hint
+
+    try:
+        raise ValueError(message)
+    except ValueError as exc:
+        hint = crash_hint(exc)
+    assert "ValueError" in hint and "Likely cause" in hint and cause in hint
+
+
+def test_crash_hint_without_a_known_cause_has_no_guess():
+    from course_utils.checks import crash_hint
+
+    try:
+        raise KeyError("zzz")
+    except KeyError as exc:
+        assert "Likely cause" not in crash_hint(exc)
 
 
 def test_compiled_probe_runs_graph_code_and_falls_back_to_autograph():

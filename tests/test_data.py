@@ -621,3 +621,27 @@ def test_course_offline_zero_does_not_force_offline(monkeypatch):
     calls.clear()
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert data.is_online() is False and not calls
+
+
+def test_split_validation_is_disjoint_seeded_and_complete():
+    x = np.arange(100, dtype=np.float32).reshape(100, 1) / 100
+    y = np.arange(100) % 10
+    x_tr, y_tr, x_val, y_val = data.split_validation(x, y, 0.2, seed=3)
+    assert len(x_val) == 20 and len(x_tr) == 80 and len(y_val) == 20
+    assert set(x_tr[:, 0]).isdisjoint(x_val[:, 0])
+    assert sorted(np.concatenate([x_tr, x_val])[:, 0]) == sorted(x[:, 0])
+    np.testing.assert_array_equal(y_val, np.round(x_val[:, 0] * 100).astype(int) % 10)  # labels stay with images
+    again = data.split_validation(x, y, 0.2, seed=3)
+    np.testing.assert_array_equal(again[2], x_val)
+    assert not np.array_equal(data.split_validation(x, y, 0.2, seed=4)[2], x_val)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_split_validation_rejects_bad_fraction(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        data.split_validation(np.zeros((10, 2)), np.zeros(10), fraction)
+
+
+def test_split_validation_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="differ in length"):
+        data.split_validation(np.zeros((10, 2)), np.zeros(9))

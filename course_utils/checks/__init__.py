@@ -122,5 +122,5 @@ def run_checks(title: str, tests: list[Callable[[], None]]) -> bool:
             continue
         print(f"✘ {title} — {hint}")
         raise ChecksFailed(title, hint)
-    print(f"✔ {title} — all {len(tests)} tests passed")
+    print(f"✔ {title} — all tests passed")  # no count: new probes must not change committed outputs
     return True
