@@ -173,3 +173,26 @@ def test_numpy_in_a_compiled_step_gets_a_known_cause():
         assert "compiled graph" in crash_hint(exc)
     else:
         raise AssertionError("a .numpy() call inside a compiled function should fail")
+
+
+def test_checks_leave_the_notebooks_random_streams_alone(capsys):
+    import random
+
+    import keras
+    import numpy as np
+
+    def draws():
+        return (random.random(), float(np.random.rand()), float(keras.ops.convert_to_numpy(keras.random.normal(()))))
+
+    def greedy_test():  # builds a model with unseeded weights and draws from every global stream
+        draws()
+        keras.layers.Dense(3).build((None, 2))
+
+    keras.utils.set_random_seed(5)
+    expected = draws()
+    keras.utils.set_random_seed(5)
+    run_checks("RNG", [greedy_test, greedy_test])
+    assert draws() == expected
+    with pytest.raises(ChecksFailed):
+        run_checks("RNG", [greedy_test, lambda: expect(False, "stop")])
+    capsys.readouterr()

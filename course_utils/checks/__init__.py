@@ -12,10 +12,12 @@ instead of a traceback into this package.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 __all__ = ["CheckFailed", "ChecksFailed", "expect", "run_checks", "crash_hint"]
 
@@ -102,16 +104,49 @@ def crash_hint(exc: BaseException) -> str:
     return f"{text}. Likely cause: {cause}." if cause else text
 
 
+@contextlib.contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """Leave the notebook's random streams as they were: Python's, NumPy's and Keras' global seed generator.
+
+    A check builds and trains small models; without this, adding a probe to a check would change every random
+    number drawn after it in the notebook (weights, shuffles), and with them the lab's results.
+    """
+    import numpy as np
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    keras_gen = keras_state = None
+    if "keras" in sys.modules:
+        from keras.src.backend.common import global_state
+        from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+        keras_gen = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+        keras_state = None if keras_gen is None else np.array(keras_gen.state.numpy())
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        if "keras" in sys.modules:
+            from keras.src.backend.common import global_state
+            from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+            global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, keras_gen)
+            if keras_gen is not None:
+                keras_gen.state.assign(keras_state)
+
+
 def run_checks(title: str, tests: list[Callable[[], None]]) -> bool:
     """Run ``tests`` in order and stop at the first failure; print one line; True if all passed.
 
-    A failing test prints ``✘ title — hint`` and raises :class:`ChecksFailed` (the notebook stops there). A
+    The tests leave the notebook's global random streams as they found them. A failing test prints
+    ``✘ title — hint`` and raises :class:`ChecksFailed` (the notebook stops there). A
     ``NotImplementedError`` means the exercise is not done yet; any other exception is the student's code
     crashing, reported with the line of their own code and, for common Keras errors, the likely cause.
     """
     for test in tests:
         try:
-            test()
+            with _random_state_kept():
+                test()
         except CheckFailed as exc:
             hint = str(exc)
         except NotImplementedError:
