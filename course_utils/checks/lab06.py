@@ -120,7 +120,7 @@ def check_penalty_exact(contractive_penalty_exact: Callable[[Any, Any], Any]) ->
 
     def matches_on_a_sigmoid_encoder():
         got = _penalty_call(contractive_penalty_exact, sigmoid_enc, tf.constant(x_img))
-        h, jac = reference_jacobian(sigmoid_enc, x_img)
+        _, jac = reference_jacobian(sigmoid_enc, x_img)
         squared = (jac**2).sum(axis=(1, 2))
         expect(np.all(np.isfinite(got)), "the penalty is NaN or inf on a small sigmoid encoder.")
         expect(np.abs(got).max() > 0, "the penalty is zero for every example: the tape did not see x. The input is "
