@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine (both idempotent):
-#   make test   unit tests, nbval over every lecture and solution notebook (fast mode), labs in sync,
+#   make test   ruff, unit tests, nbval over every lecture and solution notebook (fast mode), labs in sync,
 #               every lab executed up to its first exercise
 #   make run    every lecture and solution notebook in full mode -> build/executed/, build/results.md
+#   make verify      re-run the solutions in full mode, compare every metric with the committed outputs
 #   make benchmark   one notebook (BENCH_NB) in full mode once per seed (SEEDS) -> build/benchmark/spread.md
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ BENCH_NB ?= solutions/08_clustering_autoencoders.ipynb
 SEEDS  ?= 0 1 2
 export PY
 
-.PHONY: setup data test run benchmark labs unit clean
+.PHONY: setup data test lint run verify benchmark labs unit clean
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -20,27 +21,34 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	@touch $@
 
 data: setup
 	@bash scripts/provision_data.sh
 
-test: setup data
+test: setup data lint
 	COURSE_FAST=1 COURSE_RESULTS_DIR=$(CURDIR)/build/test-records $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 	  --junitxml=build/junit.xml tests notebooks solutions
 
+lint: setup
+	$(VENV)/bin/ruff check course_utils tests notebooks solutions
+	$(VENV)/bin/ruff format --check course_utils tests
+
 run: setup data
-	COURSE_FAST=0 $(PY) -m course_utils.runner run
+	COURSE_FAST=0 $(PY) -m course_utils.tools.runner run
+
+verify: setup data
+	COURSE_FAST=0 $(PY) -m course_utils.tools.runner verify $(VERIFY_ARGS)
 
 benchmark: setup data
-	COURSE_FAST=0 $(PY) -m course_utils.runner benchmark $(BENCH_NB) --seeds $(SEEDS)
+	COURSE_FAST=0 $(PY) -m course_utils.tools.runner benchmark $(BENCH_NB) --seeds $(SEEDS)
 
 unit: setup
 	$(PY) -m pytest -q tests
 
 labs: setup
-	$(PY) -m course_utils.labgen
+	$(PY) -m course_utils.tools.labgen
 
 clean:
 	rm -rf build

@@ -53,7 +53,9 @@ def run_seed(default: int = 0, environ: dict[str, str] | None = None) -> int:
     try:
         seed = int(value)
     except ValueError:
-        raise ValueError(f"COURSE_SEED={value!r} is not a whole number: set it to e.g. 0, 1 or 2, or unset it.") from None
+        raise ValueError(
+            f"COURSE_SEED={value!r} is not a whole number: set it to e.g. 0, 1 or 2, or unset it."
+        ) from None
     if seed < 0:
         raise ValueError(f"COURSE_SEED={seed} is negative: seeds must be >= 0.")
     return seed
@@ -64,14 +66,28 @@ def pick(fast: T, full: T) -> T:
     return fast if FAST else full
 
 
+def work_root(repo_root: Path | None = None) -> Path:
+    """Where data and records go by default: the clone itself, or a per-user folder for an installed package.
+
+    A clone has ``pyproject.toml`` beside the package. After ``pip install`` (no clone, e.g. on Colab) the package
+    sits in site-packages, which is no place to write datasets: ``$XDG_CACHE_HOME/autoencoder-course`` (default
+    ``~/.cache/autoencoder-course``) is used instead.
+    """
+    root = REPO_ROOT if repo_root is None else Path(repo_root)
+    if (root / "pyproject.toml").is_file():
+        return root
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "autoencoder-course"
+
+
 def data_dir() -> Path:
-    """The dataset mirror: ``COURSE_DATA_DIR`` or ``<repo>/data``."""
-    return Path(os.environ.get("COURSE_DATA_DIR", REPO_ROOT / "data")).expanduser().resolve()
+    """The dataset mirror: ``COURSE_DATA_DIR``, else ``data/`` under :func:`work_root`."""
+    return Path(os.environ.get("COURSE_DATA_DIR", work_root() / "data")).expanduser().resolve()
 
 
 def results_dir() -> Path:
-    """Where notebooks append metric records: ``COURSE_RESULTS_DIR`` or ``<repo>/build/records``."""
-    return Path(os.environ.get("COURSE_RESULTS_DIR", REPO_ROOT / "build" / "records")).expanduser().resolve()
+    """Where notebooks append metric records: ``COURSE_RESULTS_DIR``, else ``build/records`` under :func:`work_root`."""
+    return Path(os.environ.get("COURSE_RESULTS_DIR", work_root() / "build" / "records")).expanduser().resolve()
 
 
 def import_tensorflow_quietly():

@@ -24,7 +24,9 @@ def _check_images(x: Any, what: str) -> np.ndarray:
             "add a batch axis with x[None] for a single image."
         )
     if x.size and (float(np.nanmin(x)) < 0.0 or float(np.nanmax(x)) > 1.0):
-        raise ValueError(f"{what} expects values in [0, 1], got [{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]; divide by 255.")
+        raise ValueError(
+            f"{what} expects values in [0, 1], got [{np.nanmin(x):.3g}, {np.nanmax(x):.3g}]; divide by 255."
+        )
     return x
 
 
@@ -87,8 +89,8 @@ def occlude(
     tops = rng.integers(0, h - size + 1, size=len(x))
     lefts = rng.integers(0, w - size + 1, size=len(x))
     mask = np.zeros(x.shape[:3], dtype=np.float32)
-    for i, (t, l) in enumerate(zip(tops, lefts)):
-        mask[i, t : t + size, l : l + size] = 1.0
+    for i, (top, left) in enumerate(zip(tops, lefts)):
+        mask[i, top : top + size, left : left + size] = 1.0
     m = mask[..., None] if x.ndim == 4 else mask
     out = (x * (1.0 - m) + fill * m).astype(np.float32)
     return (out, mask) if return_mask else out

@@ -1,4 +1,4 @@
-"""Evaluation metrics: reconstruction quality, anomaly scores and clustering agreement."""
+"""Evaluation metrics: reconstruction quality, anomaly scores, clustering agreement and likelihood bounds."""
 
 from __future__ import annotations
 
@@ -18,8 +18,17 @@ def psnr(x: np.ndarray, x_hat: np.ndarray, max_val: float = 1.0) -> float:
     """Peak signal-to-noise ratio in dB, averaged over images (axis 0): 10·log10(max² / MSE_i).
 
     A perfect reconstruction has infinite PSNR; such images are capped at 100 dB so that the mean stays finite.
+    Raises ``ValueError`` when the reference ``x`` has values above ``max_val`` (for example uint8 pixels in 0–255
+    with the default ``max_val=1``): a PSNR on the wrong scale is meaningless. Reconstructions may overshoot.
     """
     x, x_hat = _as_pair(x, x_hat, "psnr")
+    peak = float(np.nanmax(np.abs(x.astype(np.float64))))
+    if peak > max_val * (1 + 1e-6):
+        fix = "x.astype('float32') / 255" if np.issubdtype(x.dtype, np.integer) else "rescale the images"
+        raise ValueError(
+            f"psnr: x ({x.dtype}) has values up to {peak:.3g}, above max_val={max_val:g}; use {fix} or pass the "
+            "data's real max_val."
+        )
     mse = np.mean((x.astype(np.float64) - x_hat.astype(np.float64)) ** 2, axis=tuple(range(1, x.ndim)))
     with np.errstate(divide="ignore"):
         per_image = 10.0 * np.log10(max_val**2 / mse)
@@ -54,7 +63,10 @@ def _matching(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Unsupervised accuracy: the best one-to-one matching of clusters to classes (Hungarian algorithm)."""
+    """Unsupervised accuracy: the best one-to-one matching of clusters to classes (Hungarian algorithm).
+
+    Taught in Lab 08, Exercise 3 (the student writes `cluster_accuracy` with `linear_sum_assignment`).
+    """
     table, _, _ = _contingency(y_true, y_pred)
     rows, cols = _matching(table)
     return float(table[rows, cols].sum() / table.sum())
@@ -82,3 +94,37 @@ def ari(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
     y_true, y_pred = _as_pair(y_true, y_pred, "ari")
     return float(adjusted_rand_score(y_true, y_pred))
+
+
+def importance_weighted_log_likelihood(encoder, decoder, x, k: int = 1, batch_size: int = 100, seed: int = 0):
+    """Importance-weighted estimate of ``log p(x)`` per example (nats), with ``k`` samples from q(z|x).
+
+    ``L_k = log (1/k) Σ_i p(x|z_i) p(z_i) / q(z_i|x)`` with ``z_i ~ q(z|x)``. ``E[L_k]`` is a lower bound on
+    ``log p(x)`` that grows with ``k``; ``L_1`` is the single-sample ELBO. ``encoder(x)`` must return
+    ``(z_mean, z_log_var)`` (extra outputs are ignored) and ``decoder(z)`` Bernoulli logits shaped like ``x``.
+    Returns a NumPy array of shape ``(len(x),)``, in nats per image (Lab 07).
+    """
+    from keras import ops
+
+    from course_utils.losses import bernoulli_log_likelihood, gaussian_log_density
+
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype="float32")
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start : start + batch_size]
+        n = len(xb)
+        enc = encoder(xb, training=False)
+        z_mean, z_log_var = (np.asarray(enc[0]), np.asarray(enc[1]))
+        d = z_mean.shape[-1]
+        eps = rng.standard_normal((k, n, d)).astype("float32")
+        z = z_mean[None] + np.exp(0.5 * z_log_var)[None] * eps  # (k, n, d)
+        logits = decoder(z.reshape(k * n, d), training=False)
+        x_rep = np.broadcast_to(xb[None], (k,) + xb.shape).reshape((k * n,) + xb.shape[1:])
+        log_px_z = np.asarray(bernoulli_log_likelihood(x_rep, ops.reshape(logits, x_rep.shape))).reshape(k, n)
+        log_pz = np.asarray(gaussian_log_density(z, 0.0, 0.0))  # prior N(0, I)
+        log_qz = np.asarray(gaussian_log_density(z, z_mean[None], z_log_var[None]))
+        log_w = log_px_z + log_pz - log_qz  # (k, n)
+        m = log_w.max(axis=0)
+        out.append(m + np.log(np.mean(np.exp(log_w - m), axis=0)))
+    return np.concatenate(out).astype(np.float64)

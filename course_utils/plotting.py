@@ -26,6 +26,8 @@ def image_grid(
     """Show a batch of images in a grid, optionally with a caption under each."""
     imgs = _as_images(images)
     n = len(imgs)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"image_grid got {n} images but {len(titles)} titles: pass one title per image (or none).")
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.3 * nrows + (0.4 if title else 0)), squeeze=False)
@@ -68,7 +70,9 @@ def latent_scatter(
     """Scatter 2-D codes coloured by label, with a legend of classes."""
     z = np.asarray(z2d)
     if z.ndim != 2 or z.shape[1] != 2:
-        raise ValueError(f"latent_scatter needs 2-D codes of shape (N, 2), got {z.shape}; project them first (PCA, t-SNE).")
+        raise ValueError(
+            f"latent_scatter needs 2-D codes of shape (N, 2), got {z.shape}; project them first (PCA, t-SNE)."
+        )
     y = np.asarray(labels)
     if y.shape != (len(z),):
         raise ValueError(f"latent_scatter needs one label per code: codes {z.shape}, labels {y.shape}.")
@@ -88,7 +92,10 @@ def latent_scatter(
 
 
 def training_curves(
-    histories: Mapping[str, Any], keys: Sequence[str] = ("loss", "val_loss"), title: str | None = None, logy: bool = False
+    histories: Mapping[str, Any],
+    keys: Sequence[str] = ("loss", "val_loss"),
+    title: str | None = None,
+    logy: bool = False,
 ):
     """Plot the given metrics per epoch for each named run (Keras ``History`` objects or plain dicts)."""
     runs = {run: (hist.history if hasattr(hist, "history") else hist) for run, hist in histories.items()}
@@ -100,7 +107,12 @@ def training_curves(
         for key in keys:
             if key in data:
                 values = np.asarray(data[key], dtype=float)
-                ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) < 30 else None, label=f"{run}: {key}")
+                ax.plot(
+                    np.arange(1, len(values) + 1),
+                    values,
+                    marker="." if len(values) < 30 else None,
+                    label=f"{run}: {key}",
+                )
     ax.set_xlabel("epoch")
     ax.set_ylabel(", ".join(keys))
     if logy:
@@ -117,6 +129,10 @@ def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequen
     cm = np.asarray(cm)
     if cm.ndim != 2:
         raise ValueError(f"confusion_matrix_plot needs a 2-D matrix (classes x clusters), got shape {cm.shape}.")
+    if class_names is not None and len(class_names) != cm.shape[0]:
+        raise ValueError(
+            f"confusion_matrix_plot got {len(class_names)} class names for {cm.shape[0]} rows: one name per true class."
+        )
     fig, ax = plt.subplots(figsize=(6, 5))
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, label="count")
@@ -124,8 +140,24 @@ def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequen
         ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7, color="white" if v > cm.max() / 2 else "black")
     ax.set_xlabel("cluster (matched to class)")
     ax.set_ylabel("true class")
-    if class_names is not None:
-        ax.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    ax.set_xticks(range(cm.shape[1]))  # every tick labelled (matplotlib skips some by default)
+    ax.set_yticks(range(cm.shape[0]), class_names if class_names is not None else range(cm.shape[0]), fontsize=7)
     ax.set_title(title or "Confusion matrix after Hungarian matching")
     fig.tight_layout()
     return fig
+
+
+def manifold_grid(decoder, n: int = 15, limit: float = 2.0, image_shape=(28, 28), from_logits: bool = True):
+    """Decode an ``n × n`` grid of 2-D latent points in ``[-limit, limit]²`` and tile the images into one array.
+
+    Rows go from ``+limit`` (top) to ``−limit`` (bottom) in z₂, columns from ``−limit`` to ``+limit`` in z₁,
+    so the picture matches a scatter plot of the latent space. Returns ``(canvas, extent)`` for ``imshow``.
+    """
+    h, w = image_shape
+    g = np.linspace(-limit, limit, n, dtype="float32")
+    zz = np.array([[x1, x2] for x2 in g[::-1] for x1 in g], dtype="float32")
+    out = np.asarray(decoder(zz, training=False)).reshape(n * n, h, w)
+    if from_logits:
+        out = 1.0 / (1.0 + np.exp(-out))
+    canvas = out.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
+    return canvas, (-limit, limit, -limit, limit)

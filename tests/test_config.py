@@ -36,7 +36,9 @@ def test_is_fast_rejects_garbage_naming_the_variable():
         config.is_fast({"COURSE_FAST": "maybe"})
 
 
-@pytest.mark.parametrize("env, expected", [({}, 0), ({"COURSE_SEED": ""}, 0), ({"COURSE_SEED": "2"}, 2), ({"COURSE_SEED": " 7 "}, 7)])
+@pytest.mark.parametrize(
+    "env, expected", [({}, 0), ({"COURSE_SEED": ""}, 0), ({"COURSE_SEED": "2"}, 2), ({"COURSE_SEED": " 7 "}, 7)]
+)
 def test_run_seed_reads_course_seed(env, expected):
     assert config.run_seed(environ=env) == expected
 
@@ -117,3 +119,14 @@ def test_seed_everything_repeats_keras_draws():
     config.seed_everything(7, deterministic=False)
     b = np.asarray(keras.random.normal((4,), seed=None))
     np.testing.assert_array_equal(a, b)
+
+
+def test_work_root_is_the_clone_or_a_per_user_cache(tmp_path, monkeypatch):
+    assert config.work_root() == config.REPO_ROOT  # this checkout has pyproject.toml
+    installed = tmp_path / "site-packages"  # an installed package: no pyproject.toml beside it
+    installed.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert config.work_root(installed) == tmp_path / "cache" / "autoencoder-course"
+    monkeypatch.setattr(config, "REPO_ROOT", installed)
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    assert config.data_dir() == (tmp_path / "cache" / "autoencoder-course" / "data").resolve()

@@ -201,15 +201,11 @@ def test_occlude_bad_fill():
         C.occlude(images(), 3, fill=2.0)
 
 
-def test_reexported_from_data():
+def test_corruptions_have_one_home():
+    # the loader no longer re-exports the corruptions: each concept is imported from its own module
     from course_utils import data
 
-    assert data.mask_pixels is C.mask_pixels and data.make_dataset is C.make_dataset
-
-
-# ------------------------------------------------------------------------------------------
-# make_dataset
-# ------------------------------------------------------------------------------------------
+    assert not hasattr(data, "mask_pixels") and not hasattr(data, "make_dataset")
 
 
 def test_make_dataset_pairs():

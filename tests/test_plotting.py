@@ -177,3 +177,16 @@ def test_training_curves_without_any_requested_key_names_the_available_ones():
 
     with pytest.raises(ValueError, match="available: \\['loss'\\]"):
         plotting.training_curves({"run": {"loss": [1.0, 0.5]}}, keys=("val_loss",))
+
+
+def test_image_grid_rejects_a_wrong_number_of_titles():
+    with pytest.raises(ValueError, match="3 images but 2 titles"):
+        P.image_grid(np.zeros((3, 28, 28)), titles=["a", "b"])
+
+
+def test_confusion_matrix_labels_every_tick_and_checks_class_names():
+    fig = P.confusion_matrix_plot(np.eye(10, dtype=int))
+    ax = fig.axes[0]
+    assert len(ax.get_xticks()) == 10 and len(ax.get_yticks()) == 10
+    with pytest.raises(ValueError, match="class names"):
+        P.confusion_matrix_plot(np.eye(3, dtype=int), class_names=["a", "b"])

@@ -1,4 +1,4 @@
-"""Unit tests for course_utils.report: recording metrics, judging targets, writing results pages."""
+"""Unit tests for course_utils.report (recording metrics, judging targets) and tools.results (the pages)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import pytest
 
 from course_utils import config, report
+from course_utils.tools import results as pages
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_record_appends_json_lines(results, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[recorded] test MSE = 0.012") and "≤" in out[0] and "met" in out[0]
     assert "≥" in out[1] and "missed" in out[1] and "%" in out[1]
-    assert report.read_records(results) == recs
+    assert pages.read_records(results) == recs
 
 
 def test_record_fast_mode_not_judged(results, monkeypatch):
@@ -94,7 +95,7 @@ def test_record_nan_value_is_missed_in_full_mode(results, monkeypatch):
 
 
 def test_read_records_empty(tmp_path):
-    assert report.read_records(tmp_path) == []
+    assert pages.read_records(tmp_path) == []
 
 
 def test_write_results(results, monkeypatch, tmp_path):
@@ -103,7 +104,7 @@ def test_write_results(results, monkeypatch, tmp_path):
     report.record("cluster accuracy", 0.5, notebook="02_dec", target=0.8, goal="max", anchor="0.84 (Xie et al. 2016)")
     report.record("a|b", 7.0, notebook="02_dec", unit="s", note="pipe | in note")
     timings = {"01_ae": {"status": "ok", "seconds": 12.4, "mode": "full"}, "02_dec": {"status": "ok", "seconds": 3.0}}
-    md_path = report.write_results(results, tmp_path / "build", timings)
+    md_path = pages.write_results(results, tmp_path / "build", timings)
     assert md_path == tmp_path / "build" / "results.md"
     md = md_path.read_text()
     assert "test MSE, latent 32" in md and "0.0123" in md and "≤ 0.02" in md and "≈0.01 (Keras blog)" in md
@@ -118,27 +119,37 @@ def test_write_results(results, monkeypatch, tmp_path):
     row = next(line for line in md.splitlines() if "a\\|b" in line)
     assert row.count("|") - row.count("\\|") == 7  # escaped pipes keep the table's six columns
     js = json.loads((tmp_path / "build" / "results.json").read_text())
-    assert js["metrics"] == report.read_records(results)
+    assert js["metrics"] == pages.read_records(results)
     assert js["notebooks"] == timings
     assert [r["name"] for r in js["metrics"]] == ["test MSE, latent 32", "cluster accuracy", "a|b"]
 
 
 def test_write_results_without_records(tmp_path):
-    md = report.write_results(tmp_path / "none", tmp_path / "out", {}).read_text()
+    md = pages.write_results(tmp_path / "none", tmp_path / "out", {}).read_text()
     assert md.startswith("# Results") and "(0 of 0 targets met)" in md
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == {"notebooks": {}, "metrics": []}
 
 
 def _rec(name, value, status="no target", target=None, notebook="08_dec"):
-    return {"notebook": notebook, "name": name, "value": value, "unit": "", "target": target, "goal": "max",
-            "anchor": "paper 0.9", "status": status}
+    return {
+        "notebook": notebook,
+        "name": name,
+        "value": value,
+        "unit": "",
+        "target": target,
+        "goal": "max",
+        "anchor": "paper 0.9",
+        "status": status,
+    }
 
 
 def test_seed_spread_statistics():
-    runs = {0: [_rec("ACC", 0.8, "missed", 0.9), _rec("NMI", 0.7)],
-            1: [_rec("ACC", 0.9, "met", 0.9), _rec("NMI", 0.8)],
-            2: [_rec("ACC", 1.0, "met", 0.9)]}  # NMI missing from seed 2's run
-    rows = {r["name"]: r for r in report.seed_spread(runs)}
+    runs = {
+        0: [_rec("ACC", 0.8, "missed", 0.9), _rec("NMI", 0.7)],
+        1: [_rec("ACC", 0.9, "met", 0.9), _rec("NMI", 0.8)],
+        2: [_rec("ACC", 1.0, "met", 0.9)],
+    }  # NMI missing from seed 2's run
+    rows = {r["name"]: r for r in pages.seed_spread(runs)}
     acc = rows["ACC"]
     assert acc["seeds"] == [0, 1, 2] and acc["n"] == 3 and acc["met"] == 2
     assert acc["mean"] == pytest.approx(0.9) and acc["std"] == pytest.approx(0.1)  # sample std (ddof = 1)
@@ -147,15 +158,18 @@ def test_seed_spread_statistics():
 
 
 def test_seed_spread_single_seed_has_zero_std():
-    (row,) = report.seed_spread({3: [_rec("ACC", 0.5)]})
+    (row,) = pages.seed_spread({3: [_rec("ACC", 0.5)]})
     assert row["std"] == 0.0 and row["mean"] == 0.5
 
 
 def test_write_spread(tmp_path):
     runs = {0: [_rec("ACC", 0.8, "missed", 0.9)], 1: [_rec("ACC", 0.9, "met", 0.9)]}
-    timings = {"0": {"seconds": 10.0, "status": "ok"}, "1": {"seconds": 12.0, "status": "ok"},
-               "2": {"seconds": 1.0, "status": "FAILED"}}
-    md = report.write_spread(runs, tmp_path, timings).read_text()
+    timings = {
+        "0": {"seconds": 10.0, "status": "ok"},
+        "1": {"seconds": 12.0, "status": "ok"},
+        "2": {"seconds": 1.0, "status": "FAILED"},
+    }
+    md = pages.write_spread(runs, tmp_path, timings).read_text()
     assert "Seeds: 0, 1, 2" in md and "| 2 | FAILED | 1 |" in md
     row = next(line for line in md.splitlines() if "| ACC |" in line)
     assert "0.85 ± 0.071" in row and "0: 0.8, 1: 0.9" in row and "≥ 0.9" in row and "1 of 2" in row

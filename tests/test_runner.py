@@ -1,4 +1,4 @@
-"""Tests for course_utils.runner: notebook order and the per-seed benchmark (tiny notebooks, real kernels)."""
+"""Tests for course_utils.tools.runner: notebook order and the per-seed benchmark (tiny notebooks, real kernels)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from course_utils import runner
+from course_utils.tools import runner
 
 
 def _notebook(path, source):
@@ -33,9 +33,12 @@ def test_course_notebooks_puts_lectures_before_the_lab_of_the_same_number(tmp_pa
 
 
 def test_benchmark_runs_each_seed_and_writes_the_spread(tmp_path, clean_env):
-    nb = _notebook(tmp_path / "tiny.ipynb", "import os\nfrom course_utils import report\n"
-                   "seed = int(os.environ['COURSE_SEED'])\n"
-                   "_ = report.record('score', 0.5 + seed / 10, notebook='tiny', target=0.55)")
+    nb = _notebook(
+        tmp_path / "tiny.ipynb",
+        "import os\nfrom course_utils import report\n"
+        "seed = int(os.environ['COURSE_SEED'])\n"
+        "_ = report.record('score', 0.5 + seed / 10, notebook='tiny', target=0.55)",
+    )
     failures = runner.benchmark(nb, [0, 1, 2], tmp_path / "bench", fast=True)
     assert failures == 0
     spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
@@ -47,9 +50,12 @@ def test_benchmark_runs_each_seed_and_writes_the_spread(tmp_path, clean_env):
 
 
 def test_benchmark_reports_a_failing_seed_and_keeps_going(tmp_path, clean_env):
-    nb = _notebook(tmp_path / "flaky.ipynb", "import os\nfrom course_utils import report\n"
-                   "assert os.environ['COURSE_SEED'] != '1', 'seed 1 fails'\n"
-                   "_ = report.record('score', 1.0, notebook='flaky')")
+    nb = _notebook(
+        tmp_path / "flaky.ipynb",
+        "import os\nfrom course_utils import report\n"
+        "assert os.environ['COURSE_SEED'] != '1', 'seed 1 fails'\n"
+        "_ = report.record('score', 1.0, notebook='flaky')",
+    )
     assert runner.benchmark(nb, [0, 1], tmp_path / "bench", fast=True) == 1
     spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
     assert spread["runs"]["1"]["status"] == "FAILED" and spread["metrics"][0]["seeds"] == [0]
@@ -63,3 +69,47 @@ def test_benchmark_rejects_repeated_seeds(tmp_path):
 def test_benchmark_names_a_missing_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="no notebook at"):
         runner.benchmark(tmp_path / "missing.ipynb", [0], tmp_path / "bench", fast=True)
+
+
+def test_recorded_values_reads_the_printed_records():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stdout", text="hello\n[recorded] test MSE = 0.0129 (target ≤ 0.02: met)\n"
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="[recorded] ELBO = -154 nats\n[recorded] n = 1.2e+04 s\n"),
+    ]
+    nb.cells = [cell]
+    assert runner.recorded_values(nb) == {"test MSE": 0.0129, "ELBO": -154.0, "n": 12000.0}
+
+
+def test_compare_records_uses_printing_precision_rtol_and_spread():
+    rows = {
+        r["name"]: r
+        for r in runner.compare_records(
+            {"a": 0.1234, "b": 5.0, "c": 1.0, "gone": 1.0},
+            {"a": 0.12345, "b": 5.2, "c": 1.3, "new": 2.0},
+            rtol=0.05,
+            spread={"c": 0.2},
+        )
+    }
+    assert not rows["a"]["drift"]  # within half a unit of the 4th digit
+    assert not rows["b"]["drift"]  # within rtol = 5 %
+    assert not rows["c"]["drift"]  # within 2 std of the seed spread
+    assert rows["gone"]["drift"] and rows["new"]["drift"]  # a metric that appears or disappears is drift
+    assert runner.compare_records({"a": 1.0}, {"a": 1.01})[0]["drift"]
+
+
+def test_verify_reports_drift_against_the_committed_outputs(tmp_path, clean_env, capsys):
+    nb = _notebook(
+        tmp_path / "v.ipynb", "from course_utils import report\n_ = report.record('score', 0.75, notebook='v')"
+    )
+    runner.execute(nb, nb, fast=False)  # "commit" its outputs
+    assert runner.verify([nb], tmp_path / "build") == 0
+    assert "1 of 1 metrics reproduce" in capsys.readouterr().out
+    committed = nbformat.read(nb, as_version=4)
+    committed.cells[0].source = committed.cells[0].source.replace("0.75", "0.8")  # the code changed, outputs did not
+    nbformat.write(committed, nb)
+    assert runner.verify([nb], tmp_path / "build") == 1
+    assert "DRIFT score: committed 0.75, now 0.8" in capsys.readouterr().out

@@ -1,11 +1,11 @@
-"""Tests for course_utils.seeded: a layer's SeedGenerator state survives a .keras round trip."""
+"""Tests for course_utils.layers.SeedStateMixin: a layer's SeedGenerator state survives a .keras round trip."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
-from course_utils.seeded import SeedStateMixin
+from course_utils.layers import SeedStateMixin
 
 
 @keras.saving.register_keras_serializable(package="test_seeded")

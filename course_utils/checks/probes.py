@@ -24,6 +24,7 @@ __all__ = [
     "expect_weights_match",
     "tracker_counts",
     "keras_round_trip",
+    "compiled",
 ]
 
 
@@ -36,14 +37,14 @@ def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
 
 
 def tiny_images(n: int = 8, shape: Sequence[int] = (28, 28), seed: int = 0, binary: bool = False) -> np.ndarray:
-    """``n`` float32 images of ``shape`` in [0, 1] with a blank top band and a saturated bottom band.
+    """``n`` float32 images of ``shape`` in [0, 1] with a blank top band (3 rows) and a saturated bottom band (2).
 
     The bands make sure that a probe sees exact 0 and 1 pixels (where clipping and log(0) mistakes show).
     ``binary=True`` thresholds them at 0.5.
     """
     rng = np.random.default_rng(seed)
     x = rng.uniform(0.0, 1.0, size=(n, *shape)).astype("float32")
-    x[:, :2] = 0.0
+    x[:, :3] = 0.0
     x[:, -2:] = 1.0
     return (x > 0.5).astype("float32") if binary else x
 
@@ -119,3 +120,26 @@ def keras_round_trip(model: Any) -> Any:
         path = os.path.join(tmp, "model.keras")
         model.save(path)
         return keras.saving.load_model(path)
+
+
+def compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as a ``tf.function``, the way ``fit`` runs a ``train_step``: symbolic tensors, no NumPy values.
+
+    Traced without AutoGraph first, which is several times cheaper; only code that needs AutoGraph (Python
+    ``if``/``for`` on tensor values) is traced a second time with it. A failed trace runs nothing, so the retry
+    changes no state twice.
+    """
+    import tensorflow as tf
+
+    fast, full = tf.function(fn, autograph=False), tf.function(fn)
+    use_fast = [True]
+
+    def call(*args: Any) -> Any:
+        if use_fast[0]:
+            try:
+                return fast(*args)
+            except Exception:  # retried below with AutoGraph, which reports the student's error
+                use_fast[0] = False
+        return full(*args)
+
+    return call

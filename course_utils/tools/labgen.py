@@ -5,8 +5,8 @@ lines. Text after ``### BEGIN SOLUTION:`` becomes the message of the stub that r
 markdown cells, ``<!-- BEGIN SOLUTION -->`` … ``<!-- END SOLUTION -->`` hides a model answer. Outputs
 and execution counts are cleared.
 
-    python -m course_utils.labgen            # write labs/ from solutions/
-    python -m course_utils.labgen --check    # exit 1 if labs/ differs from what would be written
+    python -m course_utils.tools.labgen            # write labs/ from solutions/
+    python -m course_utils.tools.labgen --check    # exit 1 if labs/ differs from what would be written
 """
 
 from __future__ import annotations
@@ -112,8 +112,10 @@ def generate(solutions: Path, labs: Path, check: bool = False) -> list[str]:
     return changed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.labgen", description="Generate labs/ from solutions/.")
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.tools.labgen", description="Generate labs/ from solutions/."
+    )
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     parser.add_argument("--solutions", type=Path, default=REPO_ROOT / "solutions")
     parser.add_argument("--labs", type=Path, default=REPO_ROOT / "labs")
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if changed:
             print("labs/ is out of date for: " + ", ".join(changed))
-            print("Regenerate with `python -m course_utils.labgen` (never edit labs/ by hand).")
+            print("Regenerate with `make labs` (never edit labs/ by hand).")
             return 1
         print("labs/ is in sync with solutions/")
         return 0
@@ -131,4 +133,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

@@ -1,19 +1,34 @@
-"""Entropy and KL divergence: discrete distributions (NumPy) and the VAE's Gaussian KL term (keras.ops).
+"""Divergences, log-likelihoods and loss terms: every one under its own name.
 
-Conventions
------------
-* Logarithms are natural (results in nats) unless ``base`` is given (``base=2`` gives bits).
-* ``0 · log 0`` is taken as 0, so outcomes with ``p = 0`` add nothing.
-* ``kl_divergence(p, q)`` is ``+inf`` when ``q`` gives probability 0 to an outcome that ``p`` can produce:
-  that is the mathematically correct value, not an error.
+NumPy, validated (lecture 07):
+* :func:`entropy`, :func:`discrete_kl`: Shannon entropy and ``KL(p‖q)`` of discrete distributions (nats, or
+  bits with ``base=2``); ``0 · log 0 = 0``, and ``KL = +inf`` where ``q = 0`` but ``p > 0``.
+
+Differentiable (``keras.ops``, usable inside ``train_step``):
+* :func:`gaussian_kl`: ``KL(N(μ, σ²) ‖ N(0, I))`` per example (the VAE's regularizer, Lab 07);
+* :func:`bernoulli_log_likelihood`: ``log p(x | logits)`` per example, from logits (Lab 07);
+* :func:`gaussian_log_density`: ``log N(z; mean, diag exp(log_var))`` summed over the last axis;
+* :func:`clustering_kl`: DEC's batch-mean ``KL(P‖Q)`` between target and soft assignments (Lab 08).
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+from keras import ops
 
-__all__ = ["entropy", "kl_divergence", "gaussian_kl"]
+__all__ = [
+    "entropy",
+    "discrete_kl",
+    "gaussian_kl",
+    "bernoulli_log_likelihood",
+    "gaussian_log_density",
+    "clustering_kl",
+]
 
+_LOG_2PI = math.log(2.0 * math.pi)
 _ATOL = 1e-6
 
 
@@ -59,7 +74,7 @@ def entropy(p, base: float | None = None):
     return float(out) if np.ndim(out) == 0 else out
 
 
-def kl_divergence(p, q, base: float | None = None):
+def discrete_kl(p, q, base: float | None = None):
     """KL divergence ``KL(p‖q) = Σ p log(p/q)`` between discrete distributions on the same outcomes.
 
     Both inputs must be probability vectors of the same shape (or batches along the last axis). Terms with
@@ -83,11 +98,37 @@ def gaussian_kl(z_mean, z_log_var):
 
     Closed form: ``½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²)``, written with ``log σ²`` (``z_log_var``) as the
     encoder outputs it. Works on NumPy arrays and backend tensors (uses ``keras.ops``); returns shape
-    ``z_mean.shape[:-1]``. Always ≥ 0, and 0 only for μ = 0, log σ² = 0.
+    ``z_mean.shape[:-1]``. Always ≥ 0, and 0 only for μ = 0, log σ² = 0. Taught in Lab 07, Exercise 2.
     """
-    from keras import ops
-
     z_mean = ops.convert_to_tensor(z_mean)
     z_log_var = ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype)
     per_dim = ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var
     return 0.5 * ops.sum(per_dim, axis=-1)
+
+
+def bernoulli_log_likelihood(x, logits):
+    """``Σ_pixels [x log σ(l) + (1 − x) log(1 − σ(l))]`` per example, computed from logits.
+
+    Uses ``x·l − softplus(l)``, which is exact and stable for large ``|l|``. Sums over every axis but the first.
+    """
+    x = ops.convert_to_tensor(x)
+    logits = ops.convert_to_tensor(logits, dtype=x.dtype)
+    ll = x * logits - ops.softplus(logits)
+    return ops.sum(ops.reshape(ll, (ops.shape(ll)[0], -1)), axis=-1)
+
+
+def gaussian_log_density(z, mean, log_var):
+    """``log N(z; mean, diag exp(log_var))`` summed over the last axis (nats)."""
+    return -0.5 * ops.sum(_LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var), axis=-1)
+
+
+def clustering_kl(p: Any, q: Any, eps: float = 1e-10) -> Any:
+    """DEC's clustering loss: the batch mean of ``KL(P_i ‖ Q_i) = Σ_j p_ij log(p_ij / q_ij)`` (a backend scalar).
+
+    ``p`` is the (fixed) target distribution and ``q`` the soft assignments, both (N, K) with rows summing to 1;
+    ``eps`` keeps the logarithms finite. Differentiable (``keras.ops``); used in Lab 08's ``train_step``. For a
+    validated KL between two discrete distributions in NumPy, see :func:`discrete_kl`.
+    """
+    p = ops.convert_to_tensor(p)
+    q = ops.cast(ops.convert_to_tensor(q), p.dtype)
+    return ops.mean(ops.sum(p * (ops.log(p + eps) - ops.log(q + eps)), axis=1))

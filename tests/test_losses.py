@@ -1,4 +1,4 @@
-"""Unit tests for course_utils.divergences."""
+"""Unit tests for course_utils.losses: entropy, discrete KL and the Gaussian KL term."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import course_utils  # noqa: F401  (quiet TF before it is imported)
-from course_utils.divergences import entropy, gaussian_kl, kl_divergence
+from course_utils.losses import discrete_kl, entropy, gaussian_kl
 
 
 def test_entropy_uniform_in_bits_and_nats():
@@ -28,30 +28,30 @@ def test_kl_known_value_and_properties():
     p = np.array([0.5, 0.25, 0.25])
     q = np.array([0.25, 0.5, 0.25])
     expected = 0.5 * np.log(2) + 0.25 * np.log(0.5)
-    assert kl_divergence(p, q) == pytest.approx(expected)
-    assert kl_divergence(p, q, base=2) == pytest.approx(expected / np.log(2))
-    assert kl_divergence(p, p) == 0.0
+    assert discrete_kl(p, q) == pytest.approx(expected)
+    assert discrete_kl(p, q, base=2) == pytest.approx(expected / np.log(2))
+    assert discrete_kl(p, p) == 0.0
     r = np.array([0.7, 0.2, 0.1])
-    assert kl_divergence(p, r) != pytest.approx(kl_divergence(r, p))
+    assert discrete_kl(p, r) != pytest.approx(discrete_kl(r, p))
 
 
 def test_kl_nonnegative_on_random_pairs():
     rng = np.random.default_rng(0)
     for _ in range(50):
         p, q = rng.dirichlet(np.ones(6)), rng.dirichlet(np.ones(6))
-        assert kl_divergence(p, q) >= 0
+        assert discrete_kl(p, q) >= 0
 
 
 def test_kl_is_cross_entropy_minus_entropy():
     rng = np.random.default_rng(1)
     p, q = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
     cross = -np.sum(p * np.log(q))
-    assert kl_divergence(p, q) == pytest.approx(cross - entropy(p))
+    assert discrete_kl(p, q) == pytest.approx(cross - entropy(p))
 
 
 def test_kl_infinite_when_q_misses_support_and_zero_p_terms_ignored():
-    assert kl_divergence([0.5, 0.5], [1.0, 0.0]) == np.inf
-    assert np.isfinite(kl_divergence([1.0, 0.0], [0.5, 0.5]))
+    assert discrete_kl([0.5, 0.5], [1.0, 0.0]) == np.inf
+    assert np.isfinite(discrete_kl([1.0, 0.0], [0.5, 0.5]))
 
 
 @pytest.mark.parametrize(
@@ -65,9 +65,9 @@ def test_entropy_rejects_non_distributions(bad, match):
 
 def test_kl_rejects_shape_mismatch_and_bad_base():
     with pytest.raises(ValueError, match="same shape"):
-        kl_divergence([0.5, 0.5], [0.2, 0.3, 0.5])
+        discrete_kl([0.5, 0.5], [0.2, 0.3, 0.5])
     with pytest.raises(ValueError, match="sum to 1"):
-        kl_divergence([0.5, 0.5], [0.5, 0.6])
+        discrete_kl([0.5, 0.5], [0.5, 0.6])
     with pytest.raises(ValueError, match="base"):
         entropy([0.5, 0.5], base=1)
 

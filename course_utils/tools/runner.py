@@ -1,19 +1,25 @@
 """Execute notebooks headless and gather their recorded metrics.
 
-    python -m course_utils.runner run                  # every lecture and solution notebook, full mode
-    python -m course_utils.runner execute NB [NB ...]  # chosen notebooks (mode from COURSE_FAST)
-    python -m course_utils.runner publish NB [NB ...]  # full mode, outputs saved in place, labs regenerated
-    python -m course_utils.runner benchmark NB --seeds 0 1 2   # full mode once per seed, spread of every metric
+    python -m course_utils.tools.runner run                   # every lecture and solution notebook, full mode
+    python -m course_utils.tools.runner execute NB [NB ...]   # chosen notebooks (mode from COURSE_FAST)
+    python -m course_utils.tools.runner publish NB [NB ...]   # full mode, outputs saved in place, labs regenerated
+    python -m course_utils.tools.runner benchmark NB --seeds 0 1 2   # full mode once per seed, spread of metrics
+    python -m course_utils.tools.runner verify [NB ...]       # re-run in full mode, compare with committed outputs
 
 ``run`` writes executed copies to ``build/executed/``, the records to ``build/records/`` and the summary to
 ``build/results.md`` and ``build/results.json``. ``benchmark`` runs one notebook once per seed
 (``COURSE_SEED``) into ``build/benchmark/seed-N/`` and writes ``build/benchmark/spread.md`` and ``.json``.
+``verify`` re-runs notebooks in full mode into ``build/verify/`` and compares every ``[recorded]`` metric with the
+one in the committed outputs (exact to the printed digits, or within ``--rtol`` / two seed standard deviations).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -29,6 +35,23 @@ def course_notebooks(root: Path = REPO_ROOT) -> list[Path]:
     return sorted(nbs, key=lambda p: (p.name.split("_")[0], p.parent.name != "notebooks", p.name))
 
 
+def _kernel_manager():
+    """A kernel manager that talks to the kernel over local sockets (IPC) where the system has them.
+
+    The default TCP transport makes every kernel print a warning about unencrypted traffic; IPC files live in a
+    private temporary folder, so nothing leaves the machine and nothing is printed.
+    """
+    if os.name != "posix":
+        return None
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc")
+    km.ip = os.path.join(tempfile.mkdtemp(prefix="course-kernel-"), "kernel")
+    return km
+
+
 def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = None) -> float:
     """Execute ``path`` in a fresh kernel (cwd = its folder) with the given mode; save to ``out_path``.
 
@@ -40,13 +63,22 @@ def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = Non
 
     os.environ["COURSE_FAST"] = "1" if fast else "0"
     nb = nbformat.read(path, as_version=4)
+    km = _kernel_manager()
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        km=km,
     )
     start = time.perf_counter()
     try:
         client.execute()
     finally:
+        if km is not None and km.has_kernel:  # a manager we pass in is ours to shut down
+            from jupyter_core.utils import run_sync
+
+            run_sync(km.shutdown_kernel)()
         out_path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_path)
     return time.perf_counter() - start
@@ -77,7 +109,7 @@ def _execute_and_report(nb: Path, out_path: Path, *, fast: bool, label: str) -> 
 
 def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     """Execute ``notebooks`` into ``build``, then write ``results.md``/``results.json``; return failures."""
-    from course_utils.report import write_results
+    from course_utils.tools.results import write_results
 
     records = build / "records"
     shutil.rmtree(records, ignore_errors=True)
@@ -96,12 +128,14 @@ def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
 
 def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> int:
     """Execute ``notebook`` once per seed (``COURSE_SEED``), then write the spread of every metric; return failures."""
-    from course_utils.report import read_records, write_spread
+    from course_utils.tools.results import read_records, write_spread
 
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}.")
     if not notebook.is_file():
-        raise FileNotFoundError(f"no notebook at {notebook}: pass a path such as solutions/08_clustering_autoencoders.ipynb.")
+        raise FileNotFoundError(
+            f"no notebook at {notebook}: pass a path such as solutions/08_clustering_autoencoders.ipynb."
+        )
     rel = _display_path(notebook)
     records_by_seed, timings = {}, {}
     for seed in seeds:
@@ -121,8 +155,82 @@ def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> i
     return failures
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.runner", description="Execute course notebooks.")
+_RECORDED = re.compile(r"^\[recorded\] (?P<name>.+?) = (?P<value>[-+]?(?:[0-9.]+(?:e[-+]?[0-9]+)?|nan|inf))", re.M)
+
+
+def recorded_values(nb: Any) -> dict[str, float]:
+    """The metrics a notebook printed with ``report.record`` (``[recorded] name = value`` lines in its outputs)."""
+    values = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            for match in _RECORDED.finditer(text if isinstance(text, str) else "".join(text)):
+                values[match["name"]] = float(match["value"])
+    return values
+
+
+def _print_precision(value: float) -> float:
+    """Half a unit in the last of the 4 significant digits that ``report.record`` prints."""
+    if value == 0 or not math.isfinite(value):
+        return 0.0
+    return 0.5 * 10 ** (math.floor(math.log10(abs(value))) - 3)
+
+
+def compare_records(
+    committed: dict[str, float], fresh: dict[str, float], rtol: float = 0.0, spread: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """One row per metric: committed and fresh value, the tolerance used, and whether it drifted.
+
+    The tolerance is the largest of: the printing precision, ``rtol`` times the committed value, and two sample
+    standard deviations from a seed benchmark (``spread``: metric name -> std), where one is given.
+    """
+    rows = []
+    for name in sorted(set(committed) | set(fresh)):
+        old, new = committed.get(name), fresh.get(name)
+        if old is None or new is None:
+            rows.append({"name": name, "committed": old, "fresh": new, "tolerance": None, "drift": True})
+            continue
+        tol = max(_print_precision(old), _print_precision(new), rtol * abs(old), 2.0 * (spread or {}).get(name, 0.0))
+        same = (math.isnan(old) and math.isnan(new)) or abs(new - old) <= tol
+        rows.append({"name": name, "committed": old, "fresh": new, "tolerance": tol, "drift": not same})
+    return rows
+
+
+def verify(notebooks: list[Path], build: Path, *, rtol: float = 0.0, spread_file: Path | None = None) -> int:
+    """Re-run ``notebooks`` in full mode and compare every recorded metric with the committed outputs.
+
+    Returns the number of notebooks that failed or drifted; prints a table per notebook.
+    """
+    import nbformat
+
+    spread: dict[str, float] = {}
+    if spread_file is not None:
+        spread = {row["name"]: row["std"] for row in json.loads(Path(spread_file).read_text())["metrics"]}
+    problems = 0
+    for nb in notebooks:
+        rel = _display_path(nb)
+        committed = recorded_values(nbformat.read(nb, as_version=4))
+        out = build / "executed" / rel
+        os.environ["COURSE_RESULTS_DIR"] = str(build / "records")
+        timing = _execute_and_report(nb, out, fast=False, label=f"verify {rel}")
+        if timing["status"] != "ok":
+            problems += 1
+            continue
+        rows = compare_records(committed, recorded_values(nbformat.read(out, as_version=4)), rtol, spread)
+        drifted = [r for r in rows if r["drift"]]
+        for r in rows:
+            tol = "—" if r["tolerance"] is None else f"{r['tolerance']:.3g}"
+            mark = "DRIFT" if r["drift"] else "same"
+            print(f"  {mark:5s} {r['name']}: committed {r['committed']}, now {r['fresh']} (tolerance {tol})")
+        print(f"  {rel}: {len(rows) - len(drifted)} of {len(rows)} metrics reproduce")
+        problems += bool(drifted)
+    return problems
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.tools.runner", description="Execute course notebooks."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run every lecture and solution notebook and gather results")
     p_run.add_argument("--fast", action="store_true", help="fast mode instead of full mode")
@@ -137,7 +245,16 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p_bench.add_argument("--fast", action="store_true", help="fast mode instead of full mode")
     p_bench.add_argument("--build", type=Path, default=REPO_ROOT / "build" / "benchmark")
+    p_ver = sub.add_parser("verify", help="re-run in full mode and compare recorded metrics with the committed ones")
+    p_ver.add_argument("notebooks", nargs="*", type=Path, help="only these (default: all)")
+    p_ver.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default: printing precision)")
+    p_ver.add_argument("--spread", type=Path, default=None, help="spread.json of make benchmark: allow 2 std")
+    p_ver.add_argument("--build", type=Path, default=REPO_ROOT / "build" / "verify")
     args = parser.parse_args(argv)
+
+    if args.command == "verify":
+        nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
+        return 1 if verify(nbs, args.build.resolve(), rtol=args.rtol, spread_file=args.spread) else 0
 
     if args.command == "run":
         nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
@@ -152,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             out = REPO_ROOT / "build" / "executed" / nb.relative_to(REPO_ROOT)
             print(f"{nb.name}: {execute(nb, out, fast=FAST):.0f} s -> {out}")
         return 0
-    from course_utils import labgen
+    from course_utils.tools import labgen
 
     for nb in args.notebooks:
         nb = nb.resolve()
@@ -160,9 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = execute(nb, out, fast=False)  # raises on a failing cell: the solution stays untouched
         shutil.copyfile(out, nb)
         print(f"{nb.name}: {seconds:.0f} s (full mode, saved in place)")
-    labgen.main([])
+    labgen._main([])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

@@ -1,0 +1,222 @@
+"""Custom Keras layers of the course, one home for all of them.
+
+* :class:`Sampling`: the reparameterization trick ``z = μ + exp(½ log σ²) · ε`` (Lab 07);
+* :class:`ClusteringLayer`: Student-t soft assignments to trainable centroids (Lab 08);
+* :class:`RandomShift`, :class:`RandomJitter`: training-time augmentation of image batches (Lab 08);
+* :class:`SeedStateMixin`: keeps a layer's random stream across a ``.keras`` save/load round trip.
+
+Every layer is registered with ``keras.saving.register_keras_serializable(package="course_utils")`` and has a
+``get_config``, so models that contain it can be saved and loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from course_utils.clustering import soft_assignment
+
+__all__ = ["SeedStateMixin", "Sampling", "ClusteringLayer", "RandomShift", "RandomJitter"]
+
+_SEED_STATE_KEY = "seed_generator_state"
+
+
+class SeedStateMixin:
+    """Keep a layer's random stream across a ``.keras`` round trip.
+
+    Keras 3.15 does not write a ``keras.random.SeedGenerator``'s state into ``.keras`` files (a layer's variable
+    store holds only its weights), so a reloaded layer would restart its noise from the seed. A layer that owns
+    ``self.seed_generator`` lists this mixin first among its bases; the state is stored beside its weights.
+    """
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[_SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if _SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(np.asarray(store[_SEED_STATE_KEY]))
+        weights = {k: store[k] for k in keys if k != _SEED_STATE_KEY}
+        if weights or self.weights:
+            super().load_own_variables(weights)
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class Sampling(SeedStateMixin, keras.layers.Layer):
+    """Draw ``z ~ N(z_mean, exp(z_log_var))`` differentiably: ``z = z_mean + exp(½ z_log_var) · ε``.
+
+    Call it on ``[z_mean, z_log_var]``. The noise ``ε ~ N(0, I)`` comes from a ``keras.random.SeedGenerator``
+    owned by the layer, so runs are reproducible; its state is saved with the model (``SeedStateMixin``).
+
+    Taught in Lab 07, Exercise 1 (the student's copy is ``Sampling`` in the notebook).
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class ClusteringLayer(keras.layers.Layer):
+    """Maps embeddings (N, d) to Student-t soft assignments (N, K) over K trainable centroids.
+
+    Args:
+        n_clusters: number of clusters K.
+        alpha: degrees of freedom of the Student-t kernel (1 in DEC).
+        initial_centroids: optional (K, d) array, e.g. k-means centres; otherwise Glorot-uniform.
+
+    Its formula is :func:`course_utils.clustering.soft_assignment`, taught in Lab 08, Exercise 1.
+    """
+
+    def __init__(self, n_clusters: int, alpha: float = 1.0, initial_centroids: Any = None, **kwargs):
+        super().__init__(**kwargs)
+        if int(n_clusters) < 1:
+            raise ValueError(f"n_clusters must be positive, got {n_clusters}.")
+        if float(alpha) <= 0:
+            raise ValueError(f"alpha must be positive, got {alpha}.")
+        self.n_clusters = int(n_clusters)
+        self.alpha = float(alpha)
+        self._initial = None if initial_centroids is None else np.asarray(initial_centroids, dtype="float32")
+        if self._initial is not None and (self._initial.ndim != 2 or self._initial.shape[0] != self.n_clusters):
+            raise ValueError(f"initial_centroids must have shape ({self.n_clusters}, d), got {self._initial.shape}.")
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        if self._initial is not None:
+            if self._initial.shape[1] != dim:
+                raise ValueError(f"initial_centroids have {self._initial.shape[1]} dims, embeddings have {dim}.")
+            init = keras.initializers.Constant(self._initial)
+        else:
+            init = "glorot_uniform"
+        self.centroids = self.add_weight(shape=(self.n_clusters, dim), initializer=init, name="centroids")
+        self._initial = None  # the weights carry the values from here on (and are what gets saved)
+
+    def set_centroids(self, centres: Any) -> None:
+        """Overwrite the centroids, e.g. with k-means centres (the layer must be built)."""
+        centres = np.asarray(centres, dtype="float32")
+        if tuple(centres.shape) != tuple(self.centroids.shape):
+            raise ValueError(f"centres must have shape {tuple(self.centroids.shape)}, got {centres.shape}.")
+        self.centroids.assign(centres)
+
+    def call(self, z):
+        return soft_assignment(z, self.centroids, self.alpha)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_clusters)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"n_clusters": self.n_clusters, "alpha": self.alpha})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class RandomShift(SeedStateMixin, keras.layers.Layer):
+    """Moves each image by a random whole number of pixels (at most ``max_shift`` each way, zero fill).
+
+    Active only when called with ``training=True``; otherwise the identity. Accepts (N, H, W) or
+    (N, H, W, C) batches. The shift is done with two one-hot matrix products, so it is cheap on a CPU and
+    runs inside a compiled ``train_step``. Randomness comes from a ``SeedGenerator`` owned by the layer, whose
+    state is saved with the model (``SeedStateMixin``).
+    """
+
+    def __init__(self, max_shift: int = 3, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if int(max_shift) < 0:
+            raise ValueError(f"max_shift must be >= 0, got {max_shift}.")
+        self.max_shift = int(max_shift)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training or self.max_shift == 0:
+            return images
+        squeeze = len(images.shape) == 3
+        x = ops.expand_dims(images, -1) if squeeze else images
+        s = self.max_shift
+        h, w = x.shape[1], x.shape[2]
+        n = ops.shape(x)[0]
+        padded = ops.pad(x, [[0, 0], [s, s], [s, s], [0, 0]])
+        offsets = keras.random.randint((n, 2), 0, 2 * s + 1, seed=self.seed_generator)
+        # row selector (N, H, H + 2s): output row i reads padded row i + offset
+        rows = ops.one_hot(offsets[:, :1] + ops.arange(h)[None, :], h + 2 * s, dtype=x.dtype)
+        cols = ops.one_hot(offsets[:, 1:] + ops.arange(w)[None, :], w + 2 * s, dtype=x.dtype)
+        out = ops.einsum("nip,npqc->niqc", rows, padded)
+        out = ops.einsum("njq,niqc->nijc", cols, out)
+        return ops.squeeze(out, -1) if squeeze else out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"max_shift": self.max_shift, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class RandomJitter(keras.layers.Layer):
+    """Small random shifts (whole pixels, at most ``max_shift``) then rotations (at most ``max_degrees``).
+
+    The augmentation behind DEC-DA-style clustering of digits: an embedding that must place a digit and its
+    jittered copies together cannot spend its few dimensions on position or slant. Active only when called with
+    ``training=True``; accepts (N, H, W) or (N, H, W, C) batches; rotation fills with zeros and interpolates
+    bilinearly. Both parts draw from ``SeedGenerator``s seeded from ``seed``; the shift's stream survives a
+    ``.keras`` round trip, the rotation's (a Keras ``RandomRotation``) restarts from the seed.
+    """
+
+    def __init__(self, max_shift: int = 3, max_degrees: float = 10.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if float(max_degrees) < 0 or float(max_degrees) > 180:
+            raise ValueError(f"max_degrees must be between 0 and 180, got {max_degrees}.")
+        self.max_degrees = float(max_degrees)
+        self.seed = seed
+        self.shift = RandomShift(max_shift, seed=seed, name="shift")
+        self.max_shift = self.shift.max_shift
+        self.rotation = (
+            keras.layers.RandomRotation(self.max_degrees / 360.0, fill_mode="constant", seed=seed, name="rotation")
+            if self.max_degrees > 0
+            else None
+        )
+
+    def build(self, input_shape):
+        self.shift.build(input_shape)
+        if self.rotation is not None:
+            self.rotation.build(tuple(input_shape) + (1,) if len(input_shape) == 3 else tuple(input_shape))
+        self.built = True
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        x = self.shift(images, training=True)
+        if self.rotation is None:
+            return x
+        if len(x.shape) == 3:
+            return ops.squeeze(self.rotation(ops.expand_dims(x, -1), training=True), -1)
+        return self.rotation(x, training=True)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"max_shift": self.max_shift, "max_degrees": self.max_degrees, "seed": self.seed})
+        return config
