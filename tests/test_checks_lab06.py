@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from check_helpers import verdict
 from keras import ops
 
 from course_utils.checks import lab06
@@ -13,11 +14,8 @@ from course_utils.models import MultiLossModel, model_inputs
 
 
 def run(check, *args, capsys):
-    """The check's result and printed text; a failing check may return False or raise ChecksFailed."""
-    try:
-        ok = bool(check(*args))
-    except Exception:  # noqa: BLE001  (run_checks may raise course_utils.checks.ChecksFailed instead)
-        ok = False
+    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
+    ok = verdict(check, *args)
     return ok, capsys.readouterr().out
 
 
@@ -94,7 +92,7 @@ def sigmoid_closed_form(h, kernel, mistake=None):
 
 
 def test_exact_penalty_passes_on_correct_solution(capsys):
-    ok, out = run(lab06.check_penalty_exact, exact, capsys=capsys)
+    ok, out = run(lab06.check_contractive_penalty_exact, exact, capsys=capsys)
     assert ok, out
     assert out.startswith("✔ exact contractive penalty")
 
@@ -111,7 +109,7 @@ def test_exact_penalty_passes_with_full_jacobian(capsys):
         n = tf.shape(x)[0]
         return tf.reduce_sum(tf.reshape(tf.square(jac), (n, -1)), axis=1)
 
-    ok, out = run(lab06.check_penalty_exact, full, capsys=capsys)
+    ok, out = run(lab06.check_contractive_penalty_exact, full, capsys=capsys)
     assert ok, out
 
 
@@ -133,7 +131,7 @@ def test_exact_penalty_passes_with_full_jacobian(capsys):
     ],
 )
 def test_exact_penalty_catches_mistake(capsys, mistake, hint):
-    ok, out = run(lab06.check_penalty_exact, lambda enc, x: exact(enc, x, mistake), capsys=capsys)
+    ok, out = run(lab06.check_contractive_penalty_exact, lambda enc, x: exact(enc, x, mistake), capsys=capsys)
     assert not ok
     assert out.startswith("✘ exact contractive penalty")
     assert hint in out, out
@@ -143,7 +141,7 @@ def test_exact_penalty_reports_not_implemented(capsys):
     def stub(encoder, x):
         raise NotImplementedError("Exercise: ...")
 
-    ok, out = run(lab06.check_penalty_exact, stub, capsys=capsys)
+    ok, out = run(lab06.check_contractive_penalty_exact, stub, capsys=capsys)
     assert not ok and "not implemented" in out
 
 
@@ -153,7 +151,7 @@ def test_exact_penalty_reports_not_implemented(capsys):
 
 
 def test_sigmoid_penalty_passes_on_correct_solution(capsys):
-    ok, out = run(lab06.check_penalty_sigmoid, sigmoid_closed_form, capsys=capsys)
+    ok, out = run(lab06.check_contractive_penalty_sigmoid, sigmoid_closed_form, capsys=capsys)
     assert ok, out
     assert out.startswith("✔ sigmoid closed-form penalty")
 
@@ -162,7 +160,7 @@ def test_sigmoid_penalty_passes_with_einsum(capsys):
     def with_einsum(h, kernel):
         return tf.einsum("bj,ij->b", tf.square(h * (1 - h)), tf.square(kernel))
 
-    ok, out = run(lab06.check_penalty_sigmoid, with_einsum, capsys=capsys)
+    ok, out = run(lab06.check_contractive_penalty_sigmoid, with_einsum, capsys=capsys)
     assert ok, out
 
 
@@ -183,7 +181,9 @@ def test_sigmoid_penalty_passes_with_einsum(capsys):
     ],
 )
 def test_sigmoid_penalty_catches_mistake(capsys, mistake, hint):
-    ok, out = run(lab06.check_penalty_sigmoid, lambda h, k: sigmoid_closed_form(h, k, mistake), capsys=capsys)
+    ok, out = run(
+        lab06.check_contractive_penalty_sigmoid, lambda h, k: sigmoid_closed_form(h, k, mistake), capsys=capsys
+    )
     assert not ok
     assert out.startswith("✘ sigmoid closed-form penalty")
     assert hint in out, out
@@ -252,7 +252,7 @@ def make_cae(step_mistake=None, loss_mistake=None, save_lam=True):
 
 
 def test_train_step_passes_on_correct_solution(capsys):
-    ok, out = run(lab06.check_train_step, make_cae(), capsys=capsys)
+    ok, out = run(lab06.check_contractive_train_step, make_cae(), capsys=capsys)
     assert ok, out
     assert out.startswith("✔ contractive train_step")
 
@@ -261,7 +261,7 @@ def test_train_step_passes_with_base_class_step(capsys):
     """Another correct answer: delegating to MultiLossModel.train_step."""
     cls = make_cae()
     cls.train_step = MultiLossModel.train_step
-    ok, out = run(lab06.check_train_step, cls, capsys=capsys)
+    ok, out = run(lab06.check_contractive_train_step, cls, capsys=capsys)
     assert ok, out
 
 
@@ -284,7 +284,7 @@ def test_train_step_passes_with_base_class_step(capsys):
     ],
 )
 def test_train_step_catches_mistake(capsys, kwargs, hint):
-    ok, out = run(lab06.check_train_step, make_cae(**kwargs), capsys=capsys)
+    ok, out = run(lab06.check_contractive_train_step, make_cae(**kwargs), capsys=capsys)
     assert not ok
     assert out.startswith("✘ contractive train_step")
     assert hint in out, out
