@@ -1,5 +1,6 @@
 """Custom Keras layers of the course, one home for all of them.
 
+* :class:`DenseTranspose`: a decoder layer tied to an encoder ``Dense``, reusing its kernel transposed (Lab 02);
 * :class:`Sampling`: the reparameterization trick ``z = μ + exp(½ log σ²) · ε`` (Lab 07);
 * :class:`ClusteringLayer`: Student-t soft assignments to trainable centroids (Lab 08);
 * :class:`RandomShift`, :class:`RandomJitter`: training-time augmentation of image batches (Lab 08);
@@ -19,7 +20,7 @@ from keras import ops
 
 from course_utils.clustering import soft_assignment
 
-__all__ = ["SeedStateMixin", "Sampling", "ClusteringLayer", "RandomShift", "RandomJitter"]
+__all__ = ["SeedStateMixin", "DenseTranspose", "Sampling", "ClusteringLayer", "RandomShift", "RandomJitter"]
 
 _SEED_STATE_KEY = "seed_generator_state"
 
@@ -43,6 +44,87 @@ class SeedStateMixin:
         weights = {k: store[k] for k in keys if k != _SEED_STATE_KEY}
         if weights or self.weights:
             super().load_own_variables(weights)
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class DenseTranspose(keras.layers.Layer):
+    """The mirror of an encoder ``Dense`` layer: ``y = activation(x @ Wᵀ + b)`` with ``W`` the Dense's own kernel.
+
+    A tied autoencoder decodes with the transposes of its encoder's weight matrices. This layer holds no kernel of
+    its own: it reads ``dense.kernel`` at every call, so both sides train one shared matrix (its gradient is the sum
+    of the encoder's and the decoder's contributions). It owns only its bias (one per *input* unit of ``dense``)
+    and its activation. ``count_params()`` of the layer is therefore the bias alone, and a model that contains
+    both the Dense and its mirror counts the kernel once.
+
+    Args:
+        dense: the built ``keras.layers.Dense`` to mirror (call it on its input before building this layer).
+        activation: activation of this layer (not of ``dense``); ``None`` for linear.
+        use_bias: whether to add a bias of its own.
+
+    Saving: ``get_config`` writes the Dense's config; inside ``model.save`` / ``keras.saving.load_model`` Keras
+    shares an object serialized twice, so after loading a model that holds both layers this layer mirrors the
+    reloaded Dense itself (one kernel, not a copy). Save the encoder together with the decoder: a decoder saved
+    alone would come back with a fresh, untrained Dense. Keep the Dense and its mirror in **one** functional model
+    (an ``encoder`` model for later use may share those layers): in Keras 3.15 a Dense inside a nested encoder
+    model loses its shared-object tag when the config is copied, and loading such a file fails (it never unties
+    the weights silently).
+
+    Taught in Lab 02, Exercise 1 (the student's copy is ``DenseTranspose`` in the notebook).
+    """
+
+    def __init__(self, dense: Any, activation: Any = None, use_bias: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(dense, dict):  # from a saved config; inside load_model this returns the shared instance
+            dense = keras.saving.deserialize_keras_object(dense)
+        if not isinstance(dense, keras.layers.Dense):
+            raise TypeError(
+                f"DenseTranspose mirrors a keras.layers.Dense, got {type(dense).__name__}: pass the encoder layer "
+                "object itself, e.g. DenseTranspose(encoder.get_layer('enc_dense_0'))."
+            )
+        # set past Keras' attribute tracking, so the Dense is not a sub-layer of this one: its kernel belongs to
+        # the encoder and is counted, saved and trained there, once
+        object.__setattr__(self, "_tied", (dense,))
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+
+    @property
+    def dense(self) -> keras.layers.Dense:
+        """The encoder layer whose kernel this layer uses transposed."""
+        return self._tied[0]
+
+    def build(self, input_shape):
+        if not self.dense.built:
+            raise ValueError(
+                f"the Dense layer '{self.dense.name}' is not built yet, so it has no kernel to share: call it on its "
+                "input (or build the encoder) before calling DenseTranspose."
+            )
+        in_units, out_units = self.dense.kernel.shape
+        if input_shape[-1] is not None and int(input_shape[-1]) != int(out_units):
+            raise ValueError(
+                f"DenseTranspose of '{self.dense.name}' takes inputs with {out_units} features (the Dense's units), "
+                f"got {input_shape[-1]}."
+            )
+        self.bias = self.add_weight(shape=(int(in_units),), initializer="zeros", name="bias") if self.use_bias else None
+
+    def call(self, inputs):
+        outputs = ops.matmul(inputs, ops.transpose(self.dense.kernel))
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], int(self.dense.kernel.shape[0]))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "dense": keras.saving.serialize_keras_object(self.dense),
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+            }
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
