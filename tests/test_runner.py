@@ -79,9 +79,13 @@ def test_recorded_values_reads_the_printed_records():
             "stream", name="stdout", text="hello\n[recorded] test MSE = 0.0129 (target ≤ 0.02: met)\n"
         ),
         nbformat.v4.new_output("stream", name="stdout", text="[recorded] ELBO = -154 nats\n[recorded] n = 1.2e+04 s\n"),
+        nbformat.v4.new_output(
+            "stream", name="stdout", text="[recorded] ratio, k = 30 (mnist) = 0.66 (target ≤ 0.5: missed)"
+        ),
     ]
     nb.cells = [cell]
-    assert runner.recorded_values(nb) == {"test MSE": 0.0129, "ELBO": -154.0, "n": 12000.0}
+    expected = {"test MSE": 0.0129, "ELBO": -154.0, "n": 12000.0, "ratio, k = 30 (mnist)": 0.66}
+    assert runner.recorded_values(nb) == expected
 
 
 def test_compare_records_uses_printing_precision_rtol_and_spread():

@@ -155,7 +155,7 @@ def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> i
     return failures
 
 
-_RECORDED = re.compile(r"^\[recorded\] (?P<name>.+?) = (?P<value>[-+]?(?:[0-9.]+(?:e[-+]?[0-9]+)?|nan|inf))", re.M)
+_RECORDED = re.compile(r"^\[recorded\] (?P<name>.+) = (?P<value>[-+]?(?:[0-9.]+(?:e[-+]?[0-9]+)?|nan|inf))", re.M)
 
 
 def recorded_values(nb: Any) -> dict[str, float]:
