@@ -135,6 +135,8 @@ def setup_notebook(seed: int = 0, deterministic: bool = True) -> str:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*input_shape.*")
     warnings.filterwarnings("ignore", message=".*Skipping variable loading.*")
+    # a subclassed model trained with fit() is never marked "built" although all its weights exist
+    warnings.filterwarnings("ignore", message=".*has not yet been built.*")
     tf = import_tensorflow_quietly()
     tf.get_logger().setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
