@@ -63,9 +63,10 @@ def check_dense_transpose(layer_cls: type) -> bool:
 
     keras = _keras()
 
-    def make(dense, activation=None, name="mirror"):
+    def keras2_guarded(fn, *args, **kwargs):
+        """Run ``fn``; turn the Keras 2 ``input_shape`` idiom's AttributeError into a hint."""
         try:
-            return layer_cls(dense, activation=activation, name=name)
+            return fn(*args, **kwargs)
         except AttributeError as exc:
             if _keras2_idiom(exc):
                 raise CheckFailed(
@@ -74,16 +75,11 @@ def check_dense_transpose(layer_cls: type) -> bool:
                 ) from None
             raise
 
+    def make(dense, activation=None, name="mirror"):
+        return keras2_guarded(layer_cls, dense, activation=activation, name=name)
+
     def call(layer, z):
-        try:
-            return to_numpy(layer(z))
-        except AttributeError as exc:
-            if _keras2_idiom(exc):
-                raise CheckFailed(
-                    "Keras 3 layers have no `input_shape`/`output_shape` attribute (a Keras 2 idiom): read the sizes "
-                    "from `dense.kernel.shape` instead."
-                ) from None
-            raise
+        return to_numpy(keras2_guarded(layer, z))
 
     def own_variables(layer, dense):
         theirs = {id(v) for v in dense.weights}
