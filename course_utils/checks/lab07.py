@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks import expect, run_checks
-from course_utils.checks.probes import compiled, expect_weights_match, sgd_reference_step, to_numpy, tracker_counts
+from course_utils.checks.probes import (
+    compiled,
+    expect_updated_once,
+    expect_weights_match,
+    sgd_reference_step,
+    to_numpy,
+    tracker_counts,
+)
 
 __all__ = ["check_sampling", "check_kl", "check_vae_train_step"]
 
@@ -404,13 +411,7 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
             f"train_step should return a dict with the keys {', '.join(TRACKERS)}; got {sorted(logs)}.",
         )
         logs = {k: float(_np(logs[k])) for k in TRACKERS}
-        counts = tracker_counts(model)
-        for name in TRACKERS:
-            expect(
-                counts.get(name, 1) == 1,
-                f"after one train_step the '{name}' tracker holds {counts.get(name, 0):g} updates: update each tracker "
-                "exactly once per step.",
-            )
+        expect_updated_once(model, TRACKERS)
         for key in TRACKERS:
             expect(np.isfinite(logs[key]), f"the '{key}' value is not finite.")
         state["logs"] = logs

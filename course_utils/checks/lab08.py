@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from course_utils.checks import expect, run_checks
-from course_utils.checks.probes import compiled, expect_weights_match, sgd_reference_step, tracker_counts
+from course_utils.checks.probes import (
+    compiled,
+    expect_updated_once,
+    expect_weights_match,
+    sgd_reference_step,
+    tracker_counts,
+)
 from course_utils.checks.probes import to_numpy as _to_numpy
 
 __all__ = [
@@ -405,13 +411,7 @@ def check_clustering_train_step(model_cls: type, lam: float = 0.3) -> bool:
             expect(key in logs, f"train_step's dict should contain '{key}' (from the loss trackers).")
         logs = {key: float(_np(logs[key])) for key in names}
         state.update(model=model, new=new)
-        counts = tracker_counts(model)
-        for name in names:
-            expect(
-                counts.get(name, 1) == 1,
-                f"after one train_step the '{name}' tracker holds {counts.get(name, 0):g} updates: update each tracker "
-                "exactly once per step.",
-            )
+        expect_updated_once(model, names)
         for key in ("reconstruction_loss", "clustering_loss", "loss"):
             if np.isclose(logs[key], values[key], rtol=1e-4, atol=1e-6):
                 continue

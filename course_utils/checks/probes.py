@@ -23,6 +23,7 @@ __all__ = [
     "sgd_reference_step",
     "expect_weights_match",
     "tracker_counts",
+    "expect_updated_once",
     "keras_round_trip",
     "compiled",
 ]
@@ -106,6 +107,20 @@ def tracker_counts(model: Any) -> dict[str, float]:
         if count is not None:
             out[metric.name] = float(to_numpy(count))
     return out
+
+
+def expect_updated_once(model: Any, names: Sequence[str]) -> None:
+    """After one ``train_step``: fail unless each tracker in ``names`` listed by ``model.metrics`` counted one update.
+
+    A tracker missing from ``model.metrics`` is left to the caller's own test (it says what to list).
+    """
+    counts = tracker_counts(model)
+    for name in names:
+        expect(
+            counts.get(name, 1) == 1,
+            f"after one train_step the '{name}' tracker holds {counts.get(name, 0):g} updates: update each tracker "
+            "exactly once per step.",
+        )
 
 
 def keras_round_trip(model: Any) -> Any:
