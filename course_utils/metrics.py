@@ -35,6 +35,27 @@ def psnr(x: np.ndarray, x_hat: np.ndarray, max_val: float = 1.0) -> float:
     return float(np.mean(np.minimum(per_image, 100.0)))
 
 
+def ssim(x: np.ndarray, x_hat: np.ndarray, data_range: float = 1.0) -> float:
+    """Structural similarity (SSIM), computed per image with scikit-image and averaged over images (axis 0).
+
+    ``x`` and ``x_hat`` are batches of grey images, shape (n, H, W) or (n, H, W, 1), on the scale ``data_range``
+    (1.0 for pixels in [0, 1]). Used by the convolutional and denoising labs (03, 04) beside :func:`psnr`.
+    """
+    from skimage.metrics import structural_similarity
+
+    x, x_hat = _as_pair(x, x_hat, "ssim")
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x, x_hat = x[..., 0], x_hat[..., 0]
+    if x.ndim != 3:
+        raise ValueError(f"ssim: expected a batch of grey images (n, H, W) or (n, H, W, 1), got shape {x.shape}.")
+    peak = float(np.max(np.abs(x)))
+    if peak > data_range * (1 + 1e-6):
+        raise ValueError(f"ssim: x has values up to {peak:.3g}, above data_range={data_range:g}; rescale the images.")
+    x64, xh64 = x.astype(np.float64), x_hat.astype(np.float64)
+    values = [structural_similarity(a, b, data_range=data_range) for a, b in zip(x64, xh64)]
+    return float(np.mean(values))
+
+
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve of ``scores`` (higher = more anomalous) against binary ``labels`` (1 = anomaly)."""
     from sklearn.metrics import roc_auc_score

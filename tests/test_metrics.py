@@ -192,3 +192,27 @@ def test_psnr_rejects_integer_images_and_values_above_the_range():
     with pytest.raises(ValueError, match="above max_val"):
         M.psnr(np.full((2, 3), 200.0), np.zeros((2, 3)))
     assert M.psnr(np.full((2, 3), 200.0), np.full((2, 3), 190.0), max_val=255.0) > 0
+
+
+def test_ssim_identical_images_is_one():
+    x = np.random.default_rng(0).random((3, 28, 28))
+    assert M.ssim(x, x) == pytest.approx(1.0)
+
+
+def test_ssim_averages_scikit_image_per_image_and_accepts_a_channel_axis():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(1)
+    x = rng.random((4, 28, 28, 1))
+    x_hat = np.clip(x + 0.2 * rng.standard_normal(x.shape), 0, 1)
+    expected = np.mean([structural_similarity(a[..., 0], b[..., 0], data_range=1.0) for a, b in zip(x, x_hat)])
+    assert M.ssim(x, x_hat) == pytest.approx(expected, rel=1e-12)
+    assert M.ssim(x, x_hat) < M.ssim(x, np.clip(x + 0.05 * rng.standard_normal(x.shape), 0, 1))
+
+
+def test_ssim_rejects_wrong_scale_and_shape():
+    x = np.ones((2, 28, 28))
+    with pytest.raises(ValueError, match="data_range"):
+        M.ssim(255 * x, x)
+    with pytest.raises(ValueError, match="grey images"):
+        M.ssim(np.ones((2, 28, 28, 3)), np.ones((2, 28, 28, 3)))
