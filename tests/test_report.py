@@ -155,6 +155,15 @@ def test_seed_spread_statistics():
     assert acc["mean"] == pytest.approx(0.9) and acc["std"] == pytest.approx(0.1)  # sample std (ddof = 1)
     assert (acc["min"], acc["max"]) == (0.8, 1.0)
     assert rows["NMI"]["seeds"] == [0, 1] and rows["NMI"]["n"] == 2
+    assert acc["mean_status"] == "met" and rows["NMI"]["mean_status"] == "no target"
+
+
+def test_seed_spread_judges_the_target_on_the_mean():
+    runs = {0: [_rec("ACC", 0.91, "met", 0.9)], 1: [_rec("ACC", 0.85, "missed", 0.9)]}
+    (row,) = pages.seed_spread(runs)
+    assert row["met"] == 1 and row["mean_status"] == "missed"  # one lucky seed does not meet the target
+    fast = {0: [_rec("ACC", 0.95, "not judged (fast mode)", 0.9)]}
+    assert pages.seed_spread(fast)[0]["mean_status"] == "not judged (fast mode)"
 
 
 def test_seed_spread_single_seed_has_zero_std():
@@ -172,6 +181,8 @@ def test_write_spread(tmp_path):
     md = pages.write_spread(runs, tmp_path, timings).read_text()
     assert "Seeds: 0, 1, 2" in md and "| 2 | FAILED | 1 |" in md
     row = next(line for line in md.splitlines() if "| ACC |" in line)
-    assert "0.85 ± 0.071" in row and "0: 0.8, 1: 0.9" in row and "≥ 0.9" in row and "1 of 2" in row
+    assert (
+        "0.85 ± 0.071" in row and "0: 0.8, 1: 0.9" in row and "≥ 0.9" in row and "1 of 2" in row and "| missed |" in row
+    )
     js = json.loads((tmp_path / "spread.json").read_text())
     assert js["runs"] == timings and js["metrics"][0]["values"] == [0.8, 0.9]
