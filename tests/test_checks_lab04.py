@@ -1,0 +1,331 @@
+"""Lab 04 checks: each passes on a correct solution and names the typical mistakes it is given."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from check_helpers import verdict
+from keras import ops
+
+from course_utils.checks import lab04
+from course_utils.models import MultiLossModel, model_inputs
+
+
+def run(check, *args, capsys):
+    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
+    ok = verdict(check, *args)
+    return ok, capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 1: masking-noise layer, written independently of the notebook, with switches for mistakes
+# ----------------------------------------------------------------------------------------------
+
+
+def make_masking(mistake=None, register=True):
+    class Masking(keras.layers.Layer):
+        def __init__(self, q, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.q, self.seed = float(q), seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, x, training=None if mistake != "training-default-true" else True):
+            if mistake == "always-on":
+                training = True
+            if not training and mistake != "always-on":
+                return x
+            shape = ops.shape(x)
+            if mistake == "one-mask-per-batch":
+                shape = (1, *shape[1:])
+            elif mistake == "one-decision-per-image":
+                shape = (shape[0],) + (1,) * (len(x.shape) - 1)
+            if mistake == "int-seed":
+                u = keras.random.uniform(shape, seed=self.seed)
+            elif mistake == "global-seed":
+                u = keras.random.uniform(shape)
+            elif mistake == "numpy":
+                u = np.random.default_rng().random(tuple(x.shape)).astype("float32")
+            else:
+                u = keras.random.uniform(shape, seed=self.seed_generator)
+            keep = u < self.q if mistake == "keep-prob" else u >= self.q
+            if mistake == "ones":
+                return ops.where(keep, x, ops.ones_like(x))
+            out = ops.where(keep, x, ops.zeros_like(x))
+            if mistake == "rescale":
+                out = out / (1.0 - self.q)
+            if mistake == "half-q":
+                out = ops.where(keras.random.uniform(ops.shape(x), seed=self.seed_generator) >= self.q / 2, x, 0.0)
+            return out
+
+        def get_config(self):
+            config = super().get_config()
+            if mistake != "no-config":
+                config.update({"q": self.q, "seed": self.seed})
+            return config
+
+    if register:
+        Masking = keras.saving.register_keras_serializable(package=f"test_lab04_{mistake}")(Masking)
+    return Masking
+
+
+def dropout_layer():
+    @keras.saving.register_keras_serializable(package="test_lab04_dropout")
+    class DropoutMasking(keras.layers.Dropout):
+        def __init__(self, q, seed=None, **kwargs):
+            kwargs.pop("rate", None)
+            super().__init__(rate=q, seed=seed, **kwargs)
+            self.q = q
+
+    return DropoutMasking
+
+
+def test_masking_passes_on_correct_solution(capsys):
+    ok, out = run(lab04.check_masking_noise, make_masking(), capsys=capsys)
+    assert ok, out
+    assert out.startswith("✔ masking-noise layer")
+
+
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        ("always-on", "identity at inference"),
+        ("training-default-true", "default to training=False"),
+        ("keep-prob", "1 − q"),
+        ("rescale", "as Dropout does"),
+        ("ones", "no pixel became 0"),
+        ("half-q", "far from q"),
+        ("one-mask-per-batch", "same mask"),
+        ("one-decision-per-image", "not per image"),
+        ("int-seed", "same mask"),
+        ("global-seed", "same seed gave different masks"),
+        ("numpy", "same seed gave different masks"),
+        ("no-config", "get_config"),
+    ],
+)
+def test_masking_catches_mistake(capsys, mistake, hint):
+    ok, out = run(lab04.check_masking_noise, make_masking(mistake), capsys=capsys)
+    assert not ok
+    assert out.startswith("✘ masking-noise layer")
+    assert hint in out, out
+
+
+def test_masking_catches_keras_dropout(capsys):
+    ok, out = run(lab04.check_masking_noise, dropout_layer(), capsys=capsys)
+    assert not ok
+    assert "as Dropout does" in out, out
+
+
+def test_masking_catches_unregistered_class(capsys):
+    ok, out = run(lab04.check_masking_noise, make_masking(register=False), capsys=capsys)
+    assert not ok
+    assert "register the class" in out or "get_config" in out, out
+
+
+def test_masking_reports_not_implemented(capsys):
+    class Stub(keras.layers.Layer):
+        def __init__(self, q, seed=None, **kwargs):
+            super().__init__(**kwargs)
+
+        def call(self, x, training=False):
+            raise NotImplementedError("Exercise: ...")
+
+    ok, out = run(lab04.check_masking_noise, Stub, capsys=capsys)
+    assert not ok and "not implemented" in out
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 2: training pairs
+# ----------------------------------------------------------------------------------------------
+
+_CACHE = {}
+
+
+def pair(x, sigma, seed_generator, mistake=None):
+    shape = ops.shape(x)
+    if mistake == "int-seed":
+        eps = keras.random.normal(shape, seed=0)
+    elif mistake == "global-seed":
+        eps = keras.random.normal(shape)
+    elif mistake == "numpy":
+        eps = np.random.default_rng().normal(size=tuple(x.shape)).astype("float32")
+    elif mistake == "drawn-once":
+        key = tuple(x.shape)
+        if key not in _CACHE:
+            _CACHE[key] = keras.random.normal(shape, seed=seed_generator)
+        eps = _CACHE[key]
+    elif mistake == "same-for-batch":
+        eps = keras.random.normal((1, *shape[1:]), seed=seed_generator)
+    elif mistake == "per-image":
+        eps = keras.random.normal((shape[0], 1, 1), seed=seed_generator)
+    elif mistake == "uniform":
+        eps = keras.random.uniform(shape, seed=seed_generator)
+    elif mistake == "uniform-centred":
+        eps = (keras.random.uniform(shape, seed=seed_generator) - 0.5) * np.sqrt(12.0)
+    else:
+        eps = keras.random.normal(shape, seed=seed_generator)
+    scale = {"variance": sigma**2 if not hasattr(sigma, "shape") else sigma * sigma, "global-sigma": 0.1}.get(
+        mistake, sigma
+    )
+    noisy = x + scale * eps
+    if mistake != "no-clip":
+        noisy = ops.clip(noisy, 0.0, 1.0)
+    if mistake == "clean-clean":
+        return x, x
+    if mistake == "noisy-noisy":
+        return noisy, noisy
+    if mistake == "single":
+        return noisy
+    if mistake == "swapped":
+        return x, noisy
+    return noisy, x
+
+
+def test_pair_passes_on_correct_solution(capsys):
+    ok, out = run(lab04.check_training_pair, pair, capsys=capsys)
+    assert ok, out
+    assert out.startswith("✔ training pairs")
+
+
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        ("clean-clean", "clean → clean"),
+        ("noisy-noisy", "noisy → noisy"),
+        ("swapped", "clean → clean"),
+        ("single", "return a pair"),
+        ("no-clip", "clip it back"),
+        ("variance", "σ²"),
+        ("uniform", "mean zero"),
+        ("uniform-centred", "not Gaussian"),
+        ("same-for-batch", "every image got the same noise"),
+        ("per-image", "one noise value for all its pixels"),
+        ("global-sigma", "multiply ε by the `sigma` argument"),
+        ("drawn-once", "noise drawn once"),
+        ("int-seed", "noise drawn once"),
+        ("global-seed", "the same seed gave different noise"),
+        ("numpy", "the same seed gave different noise"),
+    ],
+)
+def test_pair_catches_mistake(capsys, mistake, hint):
+    _CACHE.clear()
+    ok, out = run(lab04.check_training_pair, lambda x, s, g: pair(x, s, g, mistake), capsys=capsys)
+    assert not ok
+    assert out.startswith("✘ training pairs")
+    assert hint in out, out
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 3: consistency objective
+# ----------------------------------------------------------------------------------------------
+
+
+def make_consistent(mistake=None, save_weight=True):
+    @keras.saving.register_keras_serializable(package=f"test_lab04_{mistake}_{save_weight}")
+    class Consistent(MultiLossModel):
+        loss_terms = ("reconstruction", "consistency")
+        sub_models = ("encoder", "decoder")
+
+        def __init__(self, encoder, decoder, weight=1.0, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.decoder = encoder, decoder
+            self.weight, self.seed = float(weight), seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def corrupt(self, x):
+            return ops.clip(x + 0.2 * keras.random.normal(ops.shape(x), seed=self.seed_generator), 0.0, 1.0)
+
+        def call(self, x, training=False):
+            return self.decoder(self.encoder(x, training=training), training=training)
+
+        def compute_losses(self, data, training=False):
+            x = model_inputs(data)
+            view_a = self.corrupt(x)
+            view_b = view_a if mistake == "same-view" else self.corrupt(x)
+            h_a, h_b = self.encoder(view_a, training=training), self.encoder(view_b, training=training)
+            h_x = self.encoder(x, training=training)
+            mse_a = ops.mean(ops.square(self.decoder(h_a) - x))
+            mse_b = ops.mean(ops.square(self.decoder(h_b) - x))
+            reconstruction = {
+                "one-view": mse_a,
+                "sum-views": mse_a + mse_b,
+                "noisy-target": 0.5
+                * (ops.mean(ops.square(self.decoder(h_a) - view_a)) + ops.mean(ops.square(self.decoder(h_b) - view_b))),
+                "clean-input": ops.mean(ops.square(self.decoder(h_x) - x)),
+            }.get(mistake, 0.5 * (mse_a + mse_b))
+            other = h_x if mistake == "clean-code" else h_b
+            if mistake == "stop-both":
+                h_a, other = ops.stop_gradient(h_a), ops.stop_gradient(other)
+            if mistake == "stop-one":
+                other = ops.stop_gradient(other)
+            sq = ops.square(h_a - other)
+            per = ops.mean(sq, axis=-1) if mistake == "unit-mean" else ops.sum(sq, axis=-1)
+            if mistake == "not-squared":
+                per = ops.sqrt(per)
+            consistency = ops.sum(per) if mistake == "batch-sum" else ops.mean(per)
+            total = {
+                "weight-on-reconstruction": self.weight * reconstruction + consistency,
+                "no-weight": reconstruction + consistency,
+                "no-consistency": reconstruction,
+                "weight-twice": reconstruction + self.weight * self.weight * consistency,
+                "weight-both": self.weight * (reconstruction + consistency),
+            }.get(mistake, reconstruction + self.weight * consistency)
+            return {"loss": total, "reconstruction_loss": reconstruction, "consistency_loss": consistency}
+
+        def get_config(self):
+            config = super().get_config() | {"seed": self.seed}
+            return config | {"weight": self.weight} if save_weight else config
+
+    return Consistent
+
+
+def test_consistency_passes_on_correct_solution(capsys):
+    ok, out = run(lab04.check_consistency_losses, make_consistent(), capsys=capsys)
+    assert ok, out
+    assert out.startswith("✔ consistency objective")
+
+
+@pytest.mark.parametrize(
+    "mistake, hint",
+    [
+        ("same-view", "Call self.corrupt(x) twice"),
+        ("clean-code", "not a view with the clean image"),
+        ("unit-mean", "do not average them"),
+        ("batch-sum", "do not sum them"),
+        ("not-squared", "not the distance itself"),
+        ("noisy-target", "noisy → noisy"),
+        ("clean-input", "clean → clean"),
+        ("one-view", "*both* views"),
+        ("sum-views", "do not add them"),
+        ("weight-on-reconstruction", "not the reconstruction"),
+        ("no-weight", "misses the weight"),
+        ("no-consistency", "misses the consistency term"),
+        ("weight-twice", "applied twice"),
+        ("weight-both", "multiplies both terms"),
+        ("stop-both", "do not stop the gradient of both codes"),
+        ("stop-one", "stop_gradient on one code"),
+    ],
+)
+def test_consistency_catches_mistake(capsys, mistake, hint):
+    ok, out = run(lab04.check_consistency_losses, make_consistent(mistake), capsys=capsys)
+    assert not ok
+    assert out.startswith("✘ consistency objective")
+    assert hint in out, out
+
+
+def test_checks_are_fast():
+    import time
+
+    for check, arg in (
+        (lab04.check_masking_noise, make_masking()),
+        (lab04.check_training_pair, pair),
+        (lab04.check_consistency_losses, make_consistent()),
+    ):
+        start = time.perf_counter()
+        assert verdict(check, arg)
+        assert time.perf_counter() - start < 2.0 * 3, check.__name__  # generous on a shared CPU
+
+
+def test_tf_is_imported():  # keeps the import used for the graph-mode probes above
+    assert tf.executing_eagerly()
