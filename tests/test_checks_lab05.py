@@ -136,6 +136,8 @@ def make_builder(mistake=None):
         units = 8 if mistake == "fixed-width" else code_dim
         where = {"kernel": "kernel_regularizer", "bias": "bias_regularizer"}.get(mistake, "activity_regularizer")
         reg = None if mistake == "dropped" else code_regularizer
+        if mistake == "own-regularizer":
+            reg = keras.regularizers.L1(0.1)
         act = {"relu": "relu", "linear": "linear"}.get(mistake, "sigmoid")
         image = keras.Input(image_shape, name="image")
         flat = layers.Flatten(name="flatten")(image)
@@ -144,6 +146,8 @@ def make_builder(mistake=None):
             code = layers.Activation("sigmoid", name="code")(pre)
         else:
             extra = {"kernel_regularizer": code_regularizer} if mistake == "also-kernel" else {}
+            if mistake == "weight-decay":
+                extra = {"kernel_regularizer": keras.regularizers.L2(0.01)}
             code = layers.Dense(
                 units, activation=act, name="unnamed" if mistake == "name" else "code", **({where: reg} | extra)
             )(flat)
@@ -170,6 +174,12 @@ def test_builder_passes_on_correct_solution(capsys):
     assert out.startswith("✔ sparse autoencoder")
 
 
+def test_builder_passes_with_weight_decay(capsys):
+    """Weight decay on the kernels beside the activity penalty is right (the lab uses it)."""
+    ok, out = run(lab05.check_sparse_autoencoder, make_builder("weight-decay"), capsys=capsys)
+    assert ok, out
+
+
 @pytest.mark.parametrize(
     "mistake, hint",
     [
@@ -177,6 +187,7 @@ def test_builder_passes_on_correct_solution(capsys):
         ("bias", "penalises its weights"),
         ("also-kernel", "penalises its weights"),
         ("dropped", "no penalty reaches the code"),
+        ("own-regularizer", "do not build one inside"),
         ("on-output", "another layer than the code"),
         ("both", "another layer than the code"),
         ("before-sigmoid", "another layer than the code"),
