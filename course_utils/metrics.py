@@ -1,4 +1,4 @@
-"""Evaluation metrics: reconstruction quality, anomaly scores, clustering agreement and likelihood bounds."""
+"""Evaluation metrics: reconstruction quality, anomaly scores, clustering agreement, likelihood bounds, diversity."""
 
 from __future__ import annotations
 
@@ -149,3 +149,24 @@ def importance_weighted_log_likelihood(encoder, decoder, x, k: int = 1, batch_si
         m = log_w.max(axis=0)
         out.append(m + np.log(np.mean(np.exp(log_w - m), axis=0)))
     return np.concatenate(out).astype(np.float64)
+
+
+def diversity(samples: np.ndarray, metric: str = "euclidean") -> float:
+    """Mean distance between two different samples: 1/(n(n−1)) Σ_i Σ_{j≠i} d(x_i, x_j).
+
+    ``samples`` is a batch (n, ...) with n ≥ 2; each sample is flattened. ``metric`` is any distance that
+    ``scipy.spatial.distance.pdist`` knows ("euclidean", "cityblock", "cosine", …). A set of identical samples
+    has diversity 0; a model whose random draws all decode to the same image scores low. The diversity term of the
+    "characterized losses" (sparsity, diversity, consistency).
+
+    Taught in Lab 05 (decoded random codes of a plain and a sparse autoencoder).
+    """
+    from scipy.spatial.distance import pdist
+
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim < 1 or len(samples) < 2:
+        raise ValueError(f"diversity: got {len(samples) if samples.ndim else 0} sample(s); pass a batch of at least 2.")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("diversity: the samples contain NaN or inf; check the model that produced them.")
+    # pdist lists each unordered pair once; d is symmetric, so its mean is the mean over ordered pairs i ≠ j
+    return float(np.mean(pdist(samples.reshape(len(samples), -1), metric=metric)))

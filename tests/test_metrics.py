@@ -216,3 +216,32 @@ def test_ssim_rejects_wrong_scale_and_shape():
         M.ssim(255 * x, x)
     with pytest.raises(ValueError, match="grey images"):
         M.ssim(np.ones((2, 28, 28, 3)), np.ones((2, 28, 28, 3)))
+
+
+# ------------------------------------------------------------------------------------------
+# Diversity
+# ------------------------------------------------------------------------------------------
+
+
+def test_diversity_by_hand():
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])  # distances 5, 0, 5 between the three pairs
+    assert M.diversity(x) == pytest.approx(10 / 3)  # 1/(n(n−1)) · 2 · (5 + 0 + 5)
+    assert M.diversity(x, metric="cityblock") == pytest.approx(14 / 3)
+
+
+def test_diversity_equals_the_double_sum_and_flattens_images():
+    x = np.random.default_rng(0).random((5, 2, 3))
+    flat = x.reshape(5, -1)
+    double_sum = sum(np.linalg.norm(a - b) for i, a in enumerate(flat) for j, b in enumerate(flat) if i != j)
+    assert M.diversity(x) == pytest.approx(double_sum / (5 * 4))
+
+
+def test_diversity_of_identical_samples_is_zero():
+    assert M.diversity(np.ones((4, 3))) == 0.0
+
+
+def test_diversity_refuses_bad_input():
+    with pytest.raises(ValueError, match="at least 2"):
+        M.diversity(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        M.diversity(np.array([[0.0], [np.nan]]))
