@@ -4,6 +4,7 @@
 #   make run    every lecture and solution notebook in full mode -> build/executed/, build/results.md
 #   make verify      re-run the solutions in full mode, compare every metric with the committed outputs
 #   make benchmark   one notebook (BENCH_NB) in full mode once per seed (SEEDS) -> build/benchmark/spread.md
+#   make check-times how long each self-check takes on the solution (budget: under 2 s each, idle 2-core CPU)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -13,7 +14,7 @@ BENCH_NB ?= solutions/08_clustering_autoencoders.ipynb
 SEEDS  ?= 0 1 2
 export PY
 
-.PHONY: setup data test lint run verify benchmark labs unit clean
+.PHONY: setup data test lint run verify benchmark check-times labs unit clean
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -43,6 +44,9 @@ verify: setup data
 
 benchmark: setup data
 	COURSE_FAST=0 $(PY) -m course_utils.tools.runner benchmark $(BENCH_NB) --seeds $(SEEDS)
+
+check-times: setup
+	$(PY) -m pytest -q -n 0 tests/test_checks_lab*.py -k "pass" --durations=0 --durations-min=0.5
 
 unit: setup
 	$(PY) -m pytest -q tests

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import keras
 import numpy as np
 import pytest
@@ -141,11 +139,9 @@ def psnr(x, x_hat, mistake=None):
 
 
 def test_conv_autoencoder_passes_on_correct_solution(capsys):
-    start = time.perf_counter()
     ok, out = run(lab03.check_conv_autoencoder, encoder_with(), decoder_with(), capsys=capsys)
     assert ok, out
     assert out.startswith("✔ convolutional encoder and decoder")
-    assert time.perf_counter() - start < 2.0
 
 
 def test_conv_autoencoder_passes_with_sequential_models(capsys):
@@ -219,11 +215,9 @@ def test_conv_autoencoder_reports_not_implemented(capsys):
 
 
 def test_hole_mse_passes_on_correct_solution(capsys):
-    start = time.perf_counter()
     ok, out = run(lab03.check_hole_mse, hole_mse, capsys=capsys)
     assert ok, out
     assert out.startswith("✔ loss on the hole pixels")
-    assert time.perf_counter() - start < 2.0
 
 
 def test_hole_mse_passes_with_divide_no_nan(capsys):
@@ -268,12 +262,10 @@ def test_hole_mse_catches_mistake(capsys, mistake, hint):
 
 
 def test_psnr_passes_on_correct_solution_and_the_package_copy(capsys):
-    start = time.perf_counter()
     for fn in (psnr, lambda x, h: psnr(x, h, "eps-ok"), metrics.psnr):
         ok, out = run(lab03.check_psnr, fn, capsys=capsys)
         assert ok, out
         assert out.startswith("✔ PSNR per image")
-    assert time.perf_counter() - start < 2.0
 
 
 @pytest.mark.parametrize(

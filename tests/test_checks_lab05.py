@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import keras
 import numpy as np
 import pytest
@@ -309,7 +307,7 @@ def test_k_sparse_catches_mistake(capsys, mistake, hint):
 
 
 # ----------------------------------------------------------------------------------------------
-# Each check runs in under 2 s
+# Each check passes twice in a row (a first run must leave nothing behind that breaks a second)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -321,9 +319,7 @@ def test_k_sparse_catches_mistake(capsys, mistake, hint):
         (lab05.check_k_sparse, make_k_sparse()),
     ],
 )
-def test_each_check_is_fast(capsys, check, answer):
-    run(check, answer, capsys=capsys)  # the first run traces functions and warms Keras up
-    start = time.perf_counter()
+def test_each_check_passes_twice(capsys, check, answer):
+    run(check, answer, capsys=capsys)
     ok, out = run(check, answer, capsys=capsys)
     assert ok, out
-    assert time.perf_counter() - start < 2.0 * 3  # generous on a shared machine; 0.4–1.3 s measured under load

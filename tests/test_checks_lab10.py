@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import keras
 import numpy as np
 import pytest
@@ -142,11 +140,9 @@ def auroc(labels, scores, mistake=None):
 
 
 def test_split_passes_on_correct_solution(capsys):
-    start = time.perf_counter()
     ok, out = run(lab10.check_one_class_split, split, capsys=capsys)
     assert ok, out
     assert out.startswith("✔ one-class split")
-    assert time.perf_counter() - start < 2.0 * 3  # generous on the shared CPU
 
 
 @pytest.mark.parametrize(
@@ -185,11 +181,9 @@ def test_split_catches_mistakes(mistake, hint, capsys):
 
 
 def test_mse_score_passes_on_correct_solution(capsys):
-    start = time.perf_counter()
     ok, out = run(lab10.check_mse_score, mse_score, capsys=capsys)
     assert ok, out
     assert out.startswith("✔ reconstruction-error score")
-    assert time.perf_counter() - start < 30.0  # the first Keras predict in a fresh process; ~1 s in the notebook
 
 
 def test_mse_score_passes_with_a_direct_call(capsys):
@@ -232,11 +226,9 @@ def test_mse_score_catches_mistakes(mistake, hint, capsys):
 
 
 def test_auroc_passes_on_correct_solution(capsys):
-    start = time.perf_counter()
     ok, out = run(lab10.check_auroc_by_ranking, auroc, capsys=capsys)
     assert ok, out
     assert out.startswith("✔ AUROC by ranking")
-    assert time.perf_counter() - start < 2.0 * 3  # generous on the shared CPU
 
 
 @pytest.mark.parametrize(

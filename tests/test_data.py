@@ -384,7 +384,7 @@ def test_missing_mirror_offline_is_quick_and_says_how_to_provision(tmp_path, mon
     t0 = time.perf_counter()
     with pytest.raises(DatasetUnavailableError) as err:
         data.load_images("mnist", "train")
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 30.0  # no network retries (TFDS alone retries for minutes)
     msg = str(err.value)
     assert "make data" in msg and "prepare" in msg and "dataset-fashion-mnist" in msg and "mnist@" in msg
 
