@@ -14,3 +14,9 @@ def verdict(check: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         return bool(check(*args, **kwargs))
     except ChecksFailed:
         return False
+
+
+def run(check: Callable[..., Any], *args: Any, capsys: Any) -> tuple[bool, str]:
+    """The check's verdict and the lines it printed (a failing check prints ✘ and raises ChecksFailed)."""
+    ok = verdict(check, *args)
+    return ok, capsys.readouterr().out

@@ -9,16 +9,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from check_helpers import verdict
+from check_helpers import run
 from keras import ops
 
 import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
 from course_utils.checks import lab01
-
-
-def run(check, *args, capsys):
-    ok = verdict(check, *args)
-    return ok, capsys.readouterr().out
 
 
 def expect_caught(check, args, title, phrase, capsys):

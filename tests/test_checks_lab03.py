@@ -5,18 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from check_helpers import verdict
+from check_helpers import run
 from keras import layers, ops
 
 from course_utils import metrics
 from course_utils.checks import lab03
-
-
-def run(check, *args, capsys):
-    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
-    ok = verdict(check, *args)
-    return ok, capsys.readouterr().out
-
 
 # ----------------------------------------------------------------------------------------------
 # Reference solutions, written independently of the notebook, with switches for typical mistakes

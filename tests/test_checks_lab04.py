@@ -5,19 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from check_helpers import verdict
+from check_helpers import run
 from keras import ops
 
 from course_utils.checks import lab04
 from course_utils.models import MultiLossModel, model_inputs
-
-
-def run(check, *args, capsys):
-    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
-    ok = verdict(check, *args)
-    return ok, capsys.readouterr().out
-
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1: masking-noise layer, written independently of the notebook, with switches for mistakes
@@ -312,7 +304,3 @@ def test_consistency_catches_mistake(capsys, mistake, hint):
     assert not ok
     assert out.startswith("✘ consistency objective")
     assert hint in out, out
-
-
-def test_tf_is_imported():  # keeps the import used for the graph-mode probes above
-    assert tf.executing_eagerly()

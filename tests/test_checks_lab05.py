@@ -6,18 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from check_helpers import verdict
+from check_helpers import run
 from keras import layers, ops
 
 from course_utils.checks import lab05
 from course_utils.regularizers import KLSparsity as PackageKLSparsity
-
-
-def run(check, *args, capsys):
-    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
-    ok = verdict(check, *args)
-    return ok, capsys.readouterr().out
-
 
 # ----------------------------------------------------------------------------------------------
 # Exercise 1: KL sparsity, a regularizer class with switches for typical mistakes

@@ -6,18 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from check_helpers import verdict
+from check_helpers import run
 from keras import ops
 
 from course_utils.checks import lab06
 from course_utils.models import MultiLossModel, model_inputs
-
-
-def run(check, *args, capsys):
-    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
-    ok = verdict(check, *args)
-    return ok, capsys.readouterr().out
-
 
 # ----------------------------------------------------------------------------------------------
 # Reference solutions, written independently of the notebook, with switches for typical mistakes

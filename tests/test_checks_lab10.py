@@ -5,18 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from check_helpers import verdict
+from check_helpers import run
 from scipy.stats import rankdata
 
 from course_utils import data
 from course_utils.checks import lab10
-
-
-def run(check, *args, capsys):
-    """The check's verdict and its printed line (a failing check prints ✘ and raises ChecksFailed)."""
-    ok = verdict(check, *args)
-    return ok, capsys.readouterr().out
-
 
 # ----------------------------------------------------------------------------------------------
 # Reference solutions, written independently of the notebook, with switches for typical mistakes
