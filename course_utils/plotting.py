@@ -65,9 +65,18 @@ def reconstruction_rows(
 
 
 def latent_scatter(
-    z2d: Any, labels: Any, title: str | None = None, class_names: Sequence[str] | None = None, max_points: int = 5000
+    z2d: Any,
+    labels: Any,
+    title: str | None = None,
+    class_names: Sequence[str] | None = None,
+    max_points: int = 5000,
+    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
 ):
-    """Scatter 2-D codes coloured by label, with a legend of classes."""
+    """Scatter 2-D points coloured by label, with a legend of classes.
+
+    ``axis_labels`` defaults to the two units of a 2-D code (Labs 01, 07); pass e.g.
+    ``("t-SNE dimension 1", "t-SNE dimension 2")`` for a projection (Lab 08), whose axes are not code units.
+    """
     z = np.asarray(z2d)
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(
@@ -83,8 +92,10 @@ def latent_scatter(
         sel = y == label
         name = class_names[int(label)] if class_names is not None else str(label)
         ax.scatter(z[sel, 0], z[sel, 1], s=3, alpha=0.6, color=cmap(k % 10), label=name)
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
+    if len(axis_labels) != 2:
+        raise ValueError(f"latent_scatter needs two axis labels (x, y), got {len(axis_labels)}: {axis_labels!r}.")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     ax.set_title(title or "Latent codes coloured by class")
     ax.legend(markerscale=4, fontsize=8, loc="best", title="class")
     fig.tight_layout()

@@ -103,6 +103,16 @@ def test_latent_scatter_max_points_and_default_title():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2", "3", "4"]
 
 
+def test_latent_scatter_axis_labels():
+    z = np.random.default_rng(2).normal(size=(10, 2))
+    fig = P.latent_scatter(z, np.zeros(10), axis_labels=("t-SNE dimension 1", "t-SNE dimension 2"))
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("t-SNE dimension 1", "t-SNE dimension 2")
+    assert "z_1" in P.latent_scatter(z, np.zeros(10)).axes[0].get_xlabel()
+    with pytest.raises(ValueError, match="two axis labels"):
+        P.latent_scatter(z, np.zeros(10), axis_labels=("only one",))
+
+
 @pytest.mark.parametrize("z", [np.zeros((10, 3)), np.zeros(10), np.zeros((10, 2, 1))])
 def test_latent_scatter_bad_shape(z):
     with pytest.raises(ValueError, match="latent_scatter"):
