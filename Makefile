@@ -28,8 +28,11 @@ $(STAMP): pyproject.toml
 data: setup
 	@bash scripts/provision_data.sh
 
+# Two pytest workers on two cores: one OpenBLAS thread each. Multi-threaded OpenBLAS busy-waits when its cores
+# are shared: numpy's eigvalsh/SVD ran 10x slower under load with the default threads. TensorFlow does not use
+# OpenBLAS (its numbers are unchanged); NumPy, SciPy and scikit-learn do.
 test: setup data lint
-	COURSE_FAST=1 COURSE_RESULTS_DIR=$(CURDIR)/build/test-records $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+	OPENBLAS_NUM_THREADS=1 COURSE_FAST=1 COURSE_RESULTS_DIR=$(CURDIR)/build/test-records $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 	  --junitxml=build/junit.xml tests notebooks solutions
 
 lint: setup
