@@ -289,11 +289,18 @@ def find_aeon_wheel(explicit: Path | None = None, cache: Path | None = None, dow
     if given is None and not wheel.exists() and download:
         cache.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"aeon=={AEON_VERSION}", "-d", str(cache)]
-        subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            pip_said = (proc.stderr.strip().splitlines() or [""])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pip_said = str(exc)
+    else:
+        pip_said = ""
     if not wheel.exists():
         raise DatasetUnavailableError(
-            f"The wheel {wheel} is missing and pip could not download aeon=={AEON_VERSION}. Download {AEON_WHEEL} "
-            "on a machine with a package index and point COURSE_AEON_WHEEL at it."
+            f"The wheel {wheel} is missing and pip could not download aeon=={AEON_VERSION}"
+            f"{' (' + pip_said + ')' if pip_said else ''}. Download {AEON_WHEEL} on a machine with a package index "
+            "(pip download --no-deps aeon==1.3.0) and point COURSE_AEON_WHEEL at it."
         )
     if _sha256(wheel) != AEON_WHEEL_SHA256:
         raise CorruptMirrorError(
