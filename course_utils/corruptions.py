@@ -39,13 +39,20 @@ def add_gaussian_noise(x: np.ndarray, std: float, *, seed: int = 0, clip: bool =
     return (np.clip(noisy, 0.0, 1.0) if clip else noisy).astype(np.float32)
 
 
-def mask_pixels(x: np.ndarray, q: float, *, seed: int = 0) -> np.ndarray:
-    """Masking noise: each pixel is set to 0 independently with probability ``q``."""
+def mask_pixels(
+    x: np.ndarray, q: float, *, seed: int = 0, return_mask: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Masking noise: each pixel is set to 0 independently with probability ``q``.
+
+    With ``return_mask=True`` also returns a float32 mask shaped like ``x``, 1 where pixels were removed (a pixel that
+    was already 0 cannot be told apart in the output, so inpainting needs the mask). Taught in Labs 03 and 04.
+    """
     x = _check_images(x, "mask_pixels")
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"q is a probability and must lie in [0, 1], got {q!r}.")
     keep = np.random.default_rng(seed).random(x.shape) >= q
-    return (x * keep).astype(np.float32)
+    out = (x * keep).astype(np.float32)
+    return (out, (~keep).astype(np.float32)) if return_mask else out
 
 
 def downscale_upscale(x: np.ndarray, factor: int, *, method: str = "bilinear") -> np.ndarray:

@@ -68,6 +68,16 @@ def test_mask_pixels_keeps_unmasked_values():
     np.testing.assert_array_equal(out[kept], x[kept])
 
 
+def test_mask_pixels_return_mask_marks_removed_pixels():
+    x = images()[..., None]  # (N, H, W, 1): the mask keeps the channel axis
+    out, mask = C.mask_pixels(x, 0.4, seed=5, return_mask=True)
+    assert mask.shape == x.shape and mask.dtype == np.float32
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(out, C.mask_pixels(x, 0.4, seed=5))  # same draw as without the mask
+    np.testing.assert_array_equal(out, x * (1.0 - mask))
+    assert abs(float(mask.mean()) - 0.4) < 0.05
+
+
 def test_gaussian_noise_statistics_without_clip():
     x = np.full((50, 28, 28), 0.5, np.float32)
     out = C.add_gaussian_noise(x, 0.2, seed=0, clip=False)
