@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from course_utils.config import data_dir
+from course_utils.config import data_dir, work_root
 from course_utils.data import (
     AEON_LICENCE,
     AEON_VERSION,
@@ -281,9 +281,7 @@ def _series_verified(root: Path, name: str) -> bool:
 
 def find_aeon_wheel(explicit: Path | None = None, cache: Path | None = None, download: bool = True) -> Path:
     """The pinned aeon wheel, sha256 checked: ``explicit``, ``COURSE_AEON_WHEEL``, the cache, or ``pip download``."""
-    from course_utils.config import REPO_ROOT
-
-    cache = Path(cache) if cache is not None else REPO_ROOT / "build" / "cache" / "aeon"
+    cache = Path(cache) if cache is not None else work_root() / "build" / "cache" / "aeon"
     given = explicit or (Path(os.environ["COURSE_AEON_WHEEL"]) if os.environ.get("COURSE_AEON_WHEEL") else None)
     wheel = Path(given) if given else cache / AEON_WHEEL
     if given is None and not wheel.exists() and download:
