@@ -25,8 +25,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -158,18 +159,35 @@ def stratified_split(
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> dict[str, Any]:
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> dict[str, Any]:
+    """Write ``path`` through a temporary file in its folder, renamed into place; return its sha256 and size."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
+            write(fh)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"sha256": _sha256(path), "bytes": path.stat().st_size}
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> dict[str, Any]:
+    return _atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
+
+
+def _update_manifest(root: Path, section: str, entries: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``entries`` into one section of the manifest (``datasets`` or ``series``), rewritten atomically last."""
+    try:
+        manifest = read_manifest(root)
+    except CorruptMirrorError:
+        manifest = None
+    manifest = manifest or {"version": MANIFEST_VERSION, "datasets": {}}
+    manifest.setdefault(section, {}).update(entries)
+    _atomic_write(root / MANIFEST, lambda fh: fh.write(json.dumps(manifest, indent=2, sort_keys=True).encode()))
+    return manifest
 
 
 def write_dataset(
@@ -188,17 +206,7 @@ def write_dataset(
         files[f"{name}/{split}_x.npy"] = _atomic_save(root / name / f"{split}_x.npy", x)
         files[f"{name}/{split}_y.npy"] = _atomic_save(root / name / f"{split}_y.npy", y.astype(np.uint8))
         counts[split] = int(len(x))
-    try:
-        manifest = read_manifest(root)
-    except CorruptMirrorError:
-        manifest = None
-    manifest = manifest or {"version": MANIFEST_VERSION, "datasets": {}}
-    manifest["datasets"][name] = {"source": source, "counts": counts, "files": files}
-    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=True)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, root / MANIFEST)
+    manifest = _update_manifest(root, "datasets", {name: {"source": source, "counts": counts, "files": files}})
     return manifest["datasets"][name]
 
 
@@ -326,7 +334,9 @@ def prepare_series(
     root.mkdir(parents=True, exist_ok=True)
     names = tuple(SERIES) if names is None else names
     todo = [n for n in names if force or not _series_verified(root, n)]
-    done = {n: read_manifest(root)["series"][n]["source"] + " (kept)" for n in names if n not in todo}
+    kept = [n for n in names if n not in todo]
+    series = read_manifest(root)["series"] if kept else {}
+    done = {n: series[n]["source"] + " (kept)" for n in kept}
     if not todo:
         return done
     path = find_aeon_wheel(wheel, cache)
@@ -340,14 +350,7 @@ def prepare_series(
                 parse = parse_ts if kind == "classification" else parse_anomaly_csv
                 parse(raw.decode())
                 rel = f"series/{name}/{Path(member).name}"
-                target = root / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(raw)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, target)
-                files[rel] = {"sha256": _sha256(target), "bytes": target.stat().st_size, "original": member}
+                files[rel] = {**_atomic_write(root / rel, lambda fh, raw=raw: fh.write(raw)), "original": member}
                 splits[split] = rel
             originals_text = ", ".join(Path(m).name for m in originals.values())
             source = f"aeon {AEON_VERSION} wheel ({AEON_LICENCE}), {originals_text}"
@@ -361,17 +364,7 @@ def prepare_series(
                 "files": files,
                 "splits": splits,
             }
-    try:
-        manifest = read_manifest(root)
-    except CorruptMirrorError:
-        manifest = None
-    manifest = manifest or {"version": MANIFEST_VERSION, "datasets": {}}
-    manifest.setdefault("series", {}).update(entries)
-    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=True)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, root / MANIFEST)
+    _update_manifest(root, "series", entries)
     return done | {n: entries[n]["source"] for n in todo}
 
 
