@@ -247,6 +247,20 @@ def load_images(name: str, split: str = "train", *, verbose: bool = True) -> tup
     return x, y
 
 
+def subsample(x: np.ndarray, y: np.ndarray, n: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed random subset of ``n`` examples of ``(x, y)`` (in random order), or both unchanged when ``n`` is None
+    or at least ``len(x)``. Used by Labs 01 and 02 to size fast and full mode."""
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"subsample: {len(x)} examples but {len(y)} labels; pass one label per example.")
+    if n is None or n >= len(x):
+        return x, y
+    if n < 1:
+        raise ValueError(f"subsample: n must be at least 1 (or None for everything), got {n}.")
+    idx = np.random.default_rng(seed).choice(len(x), size=int(n), replace=False)
+    return x[idx], y[idx]
+
+
 def split_validation(
     x: np.ndarray, y: np.ndarray, fraction: float = 0.1, *, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

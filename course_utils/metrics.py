@@ -35,11 +35,14 @@ def psnr(x: np.ndarray, x_hat: np.ndarray, max_val: float = 1.0) -> float:
     return float(np.mean(np.minimum(per_image, 100.0)))
 
 
-def ssim(x: np.ndarray, x_hat: np.ndarray, data_range: float = 1.0) -> float:
+def ssim(x: np.ndarray, x_hat: np.ndarray, data_range: float = 1.0, per_image: bool = False):
     """Structural similarity (SSIM), computed per image with scikit-image and averaged over images (axis 0).
 
     ``x`` and ``x_hat`` are batches of grey images, shape (n, H, W) or (n, H, W, 1), on the scale ``data_range``
-    (1.0 for pixels in [0, 1]). Used by the convolutional and denoising labs (03, 04) beside :func:`psnr`.
+    (1.0 for pixels in [0, 1]). With ``per_image=True`` it returns the array of the ``n`` values instead of their mean
+    (Lab 10 scores each image by 1 − SSIM). The course's one SSIM: scikit-image's ``structural_similarity`` (7×7
+    uniform window, the library's defaults) with ``data_range`` always passed, so numbers compare across labs. What it
+    adds to the library: the per-image loop over a batch and a clear error for images on the wrong scale.
     """
     from skimage.metrics import structural_similarity
 
@@ -52,8 +55,79 @@ def ssim(x: np.ndarray, x_hat: np.ndarray, data_range: float = 1.0) -> float:
     if peak > data_range * (1 + 1e-6):
         raise ValueError(f"ssim: x has values up to {peak:.3g}, above data_range={data_range:g}; rescale the images.")
     x64, xh64 = x.astype(np.float64), x_hat.astype(np.float64)
-    values = [structural_similarity(a, b, data_range=data_range) for a, b in zip(x64, xh64)]
-    return float(np.mean(values))
+    values = np.array([structural_similarity(a, b, data_range=data_range) for a, b in zip(x64, xh64)])
+    return values if per_image else float(np.mean(values))
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a.reshape(len(a), -1)
+
+
+def linear_probe(
+    train_codes: np.ndarray,
+    y_train: np.ndarray,
+    eval_codes: np.ndarray,
+    y_eval: np.ndarray,
+    *,
+    C: float = 1.0,
+    max_iter: int = 1000,
+) -> float:
+    """Accuracy of a linear classifier fitted on ``train_codes`` and scored on ``eval_codes``: how linearly
+    readable the classes are from a representation.
+
+    The course's one linear probe: codes are flattened, standardised with the training codes' mean and spread
+    (scikit-learn ``StandardScaler``), then classified by scikit-learn's multinomial ``LogisticRegression`` with L2
+    weight ``C`` (1.0 unless a lab tunes it on validation) fitted to convergence (``max_iter``). Pass validation codes
+    as ``eval_codes`` while choosing anything, test codes once at the end. Used in Labs 02, 04 and 06.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_codes, eval_codes = _flat(train_codes), _flat(eval_codes)
+    y_train, y_eval = np.asarray(y_train), np.asarray(y_eval)
+    if len(train_codes) != len(y_train) or len(eval_codes) != len(y_eval):
+        raise ValueError(
+            f"linear_probe: {len(train_codes)} training codes for {len(y_train)} labels and {len(eval_codes)} "
+            f"evaluation codes for {len(y_eval)} labels; pass one label per code."
+        )
+    if train_codes.shape[1] != eval_codes.shape[1]:
+        raise ValueError(
+            f"linear_probe: training codes have {train_codes.shape[1]} features, evaluation codes "
+            f"{eval_codes.shape[1]}; encode both splits with the same encoder."
+        )
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("linear_probe: the training labels hold a single class; a classifier needs at least two.")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    probe.fit(train_codes, y_train)
+    return float(probe.score(eval_codes, y_eval))
+
+
+def pca_reconstruction_error(
+    x_fit: np.ndarray, x_eval: np.ndarray, n_components: int | float, *, seed: int = 0
+) -> np.ndarray:
+    """Per-example mean squared error of ``x_eval`` after projection onto the PCA of ``x_fit`` and back.
+
+    Fits scikit-learn's ``PCA(n_components)`` on the flattened ``x_fit`` (an int keeps that many components, a float
+    in (0, 1) keeps enough to explain that fraction of the variance) and returns an array of shape ``(len(x_eval),)``:
+    the MSE per example over all its values. The mean of it is PCA's reconstruction error (the linear baseline of
+    Labs 01 and 02); each value is an anomaly score (Labs 09 and 10).
+    """
+    from sklearn.decomposition import PCA
+
+    f_fit, f_eval = _flat(x_fit).astype(np.float64), _flat(x_eval).astype(np.float64)
+    if f_fit.shape[1] != f_eval.shape[1]:
+        raise ValueError(
+            f"pca_reconstruction_error: x_fit has {f_fit.shape[1]} values per example, x_eval {f_eval.shape[1]}."
+        )
+    if isinstance(n_components, (int, np.integer)) and not 1 <= n_components <= min(f_fit.shape):
+        raise ValueError(
+            f"pca_reconstruction_error: n_components={n_components} must lie between 1 and min(n_examples, "
+            f"n_values) = {min(f_fit.shape)}."
+        )
+    pca = PCA(n_components, random_state=seed).fit(f_fit)
+    return np.mean((pca.inverse_transform(pca.transform(f_eval)) - f_eval) ** 2, axis=1)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

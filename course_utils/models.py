@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import keras
+from keras import ops
 
-__all__ = ["MultiLossModel", "model_inputs"]
+__all__ = ["MultiLossModel", "VAE", "model_inputs"]
 
 
 def model_inputs(data: Any) -> Any:
@@ -97,3 +98,48 @@ class MultiLossModel(keras.Model):
         for attr in cls.sub_models:
             config[attr] = keras.saving.deserialize_keras_object(config[attr])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class VAE(MultiLossModel):
+    """Variational autoencoder with a Gaussian posterior, a N(0, I) prior and a Bernoulli decoder (logits).
+
+    ``encoder(x)`` returns ``(z_mean, z_log_var)``; ``decoder(z)`` returns Bernoulli logits shaped like ``x``. The loss
+    per batch is the negative ELBO with a weight on its KL term, in nats per image::
+
+        reconstruction = −mean_i Σ_pixels log p(x_i | z_i),   z_i ~ q(z | x_i) (one reparameterised sample)
+        kl             =  mean_i KL(q(z | x_i) ‖ N(0, I))      (summed over latent dimensions)
+        loss           =  reconstruction + beta · kl
+
+    ``call`` returns the logits of one sampled reconstruction. ``test_step`` evaluates the same loss. Taught in
+    Lab 07 (the student writes this model's ``train_step``); Lab 10 uses it to score anomalies.
+    """
+
+    loss_terms = ("reconstruction", "kl")
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, beta: float = 1.0, seed: int = 0, **kwargs: Any):
+        from course_utils.layers import Sampling
+
+        super().__init__(**kwargs)
+        if float(beta) < 0:
+            raise ValueError(f"VAE: beta weighs the KL term and must be >= 0, got {beta}.")
+        self.encoder, self.decoder = encoder, decoder
+        self.beta, self.seed = float(beta), seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        z_mean, z_log_var = self.encoder(x, training=training)
+        return self.decoder(self.sampling([z_mean, z_log_var]), training=training)
+
+    def compute_losses(self, data: Any, training: bool = False) -> dict[str, Any]:
+        from course_utils.losses import bernoulli_log_likelihood, gaussian_kl
+
+        x = model_inputs(data)
+        z_mean, z_log_var = self.encoder(x, training=training)
+        logits = self.decoder(self.sampling([z_mean, z_log_var]), training=training)
+        reconstruction = -ops.mean(bernoulli_log_likelihood(x, logits))
+        kl = ops.mean(gaussian_kl(z_mean, z_log_var))
+        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
+
+    def get_config(self) -> dict[str, Any]:
+        return super().get_config() | {"beta": self.beta, "seed": self.seed}
