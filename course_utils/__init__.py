@@ -1,4 +1,5 @@
-"""Shared code for the autoencoder course: data, corruptions, metrics, plots, checks and reporting.
+"""Shared code for the autoencoder course: data, training, corruptions, layers, losses, models, metrics, plots, checks
+and reporting.
 
 Importing the package first in a notebook quiets TensorFlow's start-up logging: the two
 environment variables below must be set before TensorFlow itself is imported.

@@ -1,7 +1,8 @@
-"""Seeded corruptions of image batches and a ``tf.data`` helper.
+"""Seeded corruptions of image batches.
 
 Every corruption takes float images in [0, 1] shaped (N, H, W) or (N, H, W, C), never changes its
-input, and returns a new float32 array of the same shape. The same seed gives the same corruption.
+input, and returns a new float32 array of the same shape. The same seed gives the same corruption. Batches for
+training come from ``model.fit`` or a few lines of ``tf.data`` written in the notebook (lecture 00 shows them).
 """
 
 from __future__ import annotations
@@ -101,31 +102,3 @@ def occlude(
     m = mask[..., None] if x.ndim == 4 else mask
     out = (x * (1.0 - m) + fill * m).astype(np.float32)
     return (out, mask) if return_mask else out
-
-
-def make_dataset(
-    inputs: np.ndarray,
-    targets: np.ndarray | None = None,
-    *,
-    batch_size: int = 128,
-    shuffle: bool = True,
-    seed: int = 0,
-    cache: bool = True,
-    drop_remainder: bool = False,
-):
-    """A ``tf.data.Dataset`` of ``inputs`` (or ``(inputs, targets)`` pairs): cached, shuffled, batched, prefetched.
-
-    For an autoencoder pass the same array twice, or the corrupted input and the clean target.
-    """
-    import tensorflow as tf
-
-    if targets is not None and len(targets) != len(inputs):
-        raise ValueError(f"inputs and targets differ in length: {len(inputs)} vs {len(targets)}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
-    ds = tf.data.Dataset.from_tensor_slices(inputs if targets is None else (inputs, targets))
-    if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

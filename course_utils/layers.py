@@ -3,7 +3,7 @@
 * :class:`DenseTranspose`: a decoder layer tied to an encoder ``Dense``, reusing its kernel transposed (Lab 02);
 * :class:`Sampling`: the reparameterization trick ``z = μ + exp(½ log σ²) · ε`` (Lab 07);
 * :class:`ClusteringLayer`: Student-t soft assignments to trainable centroids (Lab 08);
-* :class:`RandomShift`, :class:`RandomJitter`: training-time augmentation of image batches (Lab 08);
+* :class:`RandomJitter`: training-time augmentation of image batches, random shifts and rotations (Lab 08);
 * :class:`SeedStateMixin`: keeps a layer's random stream across a ``.keras`` save/load round trip.
 
 Every layer is registered with ``keras.saving.register_keras_serializable(package="course_utils")`` and has a
@@ -20,7 +20,7 @@ from keras import ops
 
 from course_utils.clustering import soft_assignment
 
-__all__ = ["SeedStateMixin", "DenseTranspose", "Sampling", "ClusteringLayer", "RandomShift", "RandomJitter"]
+__all__ = ["SeedStateMixin", "DenseTranspose", "Sampling", "ClusteringLayer", "RandomJitter"]
 
 _SEED_STATE_KEY = "seed_generator_state"
 
@@ -211,25 +211,45 @@ class ClusteringLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
-class RandomShift(SeedStateMixin, keras.layers.Layer):
-    """Moves each image by a random whole number of pixels (at most ``max_shift`` each way, zero fill).
+class RandomJitter(SeedStateMixin, keras.layers.Layer):
+    """Small random shifts (whole pixels, at most ``max_shift`` each way, zero fill) then rotations (at most
+    ``max_degrees``).
 
-    Active only when called with ``training=True``; otherwise the identity. Accepts (N, H, W) or
-    (N, H, W, C) batches. The shift is done with two one-hot matrix products, so it is cheap on a CPU and
-    runs inside a compiled ``train_step``. Randomness comes from a ``SeedGenerator`` owned by the layer, whose
-    state is saved with the model (``SeedStateMixin``).
+    The augmentation behind DEC-DA-style clustering of digits: an embedding that must place a digit and its
+    jittered copies together cannot spend its few dimensions on position or slant. Active only when called with
+    ``training=True``, otherwise the identity; accepts (N, H, W) or (N, H, W, C) batches. ``max_degrees=0`` leaves
+    a pure shift, ``max_shift=0`` a pure rotation. The shift is two one-hot matrix products (cheap on a CPU, and it
+    runs inside a compiled ``train_step``); rotation is Keras' ``RandomRotation`` (zero fill, bilinear).
+
+    Randomness: the shift draws from a ``SeedGenerator`` seeded with ``seed`` and owned by this layer, whose state is
+    saved with the model (``SeedStateMixin``), so it continues after a ``.keras`` round trip; the rotation's generator
+    (inside Keras' ``RandomRotation``, seeded with ``seed`` too) restarts from the seed.
     """
 
-    def __init__(self, max_shift: int = 3, seed: int | None = None, **kwargs):
+    def __init__(self, max_shift: int = 3, max_degrees: float = 10.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if int(max_shift) < 0:
             raise ValueError(f"max_shift must be >= 0, got {max_shift}.")
+        if float(max_degrees) < 0 or float(max_degrees) > 180:
+            raise ValueError(f"max_degrees must be between 0 and 180, got {max_degrees}.")
         self.max_shift = int(max_shift)
+        self.max_degrees = float(max_degrees)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.rotation = (
+            keras.layers.RandomRotation(self.max_degrees / 360.0, fill_mode="constant", seed=seed, name="rotation")
+            if self.max_degrees > 0
+            else None
+        )
 
-    def call(self, images, training=False):
-        if not training or self.max_shift == 0:
+    def build(self, input_shape):
+        if self.rotation is not None:
+            self.rotation.build(tuple(input_shape) + (1,) if len(input_shape) == 3 else tuple(input_shape))
+        self.built = True
+
+    def _shift(self, images):
+        """Move each image by a random whole number of pixels in [-max_shift, max_shift] on each axis."""
+        if self.max_shift == 0:
             return images
         squeeze = len(images.shape) == 3
         x = ops.expand_dims(images, -1) if squeeze else images
@@ -245,50 +265,10 @@ class RandomShift(SeedStateMixin, keras.layers.Layer):
         out = ops.einsum("njq,niqc->nijc", cols, out)
         return ops.squeeze(out, -1) if squeeze else out
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update({"max_shift": self.max_shift, "seed": self.seed})
-        return config
-
-
-@keras.saving.register_keras_serializable(package="course_utils")
-class RandomJitter(keras.layers.Layer):
-    """Small random shifts (whole pixels, at most ``max_shift``) then rotations (at most ``max_degrees``).
-
-    The augmentation behind DEC-DA-style clustering of digits: an embedding that must place a digit and its
-    jittered copies together cannot spend its few dimensions on position or slant. Active only when called with
-    ``training=True``; accepts (N, H, W) or (N, H, W, C) batches; rotation fills with zeros and interpolates
-    bilinearly. Both parts draw from ``SeedGenerator``s seeded from ``seed``; the shift's stream survives a
-    ``.keras`` round trip, the rotation's (a Keras ``RandomRotation``) restarts from the seed.
-    """
-
-    def __init__(self, max_shift: int = 3, max_degrees: float = 10.0, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if float(max_degrees) < 0 or float(max_degrees) > 180:
-            raise ValueError(f"max_degrees must be between 0 and 180, got {max_degrees}.")
-        self.max_degrees = float(max_degrees)
-        self.seed = seed
-        self.shift = RandomShift(max_shift, seed=seed, name="shift")
-        self.max_shift = self.shift.max_shift
-        self.rotation = (
-            keras.layers.RandomRotation(self.max_degrees / 360.0, fill_mode="constant", seed=seed, name="rotation")
-            if self.max_degrees > 0
-            else None
-        )
-
-    def build(self, input_shape):
-        self.shift.build(input_shape)
-        if self.rotation is not None:
-            self.rotation.build(tuple(input_shape) + (1,) if len(input_shape) == 3 else tuple(input_shape))
-        self.built = True
-
     def call(self, images, training=False):
         if not training:
             return images
-        x = self.shift(images, training=True)
+        x = self._shift(images)
         if self.rotation is None:
             return x
         if len(x.shape) == 3:

@@ -1,4 +1,15 @@
-"""Figures used across the labs. Every function returns a matplotlib Figure and works headless."""
+"""Figures used across the labs. Every function returns a matplotlib Figure and works headless.
+
+Every figure says what it shows in words: a title, axis labels that name the quantity (never a raw Keras key such
+as ``val_loss``), a legend when there is more than one series, and row labels for grids whose rows differ.
+
+* :func:`image_grid`: a batch of images in a grid, with a caption per image and a label per row;
+* :func:`reconstruction_rows`: originals above each model's reconstructions;
+* :func:`latent_scatter`: 2-D codes coloured by class;
+* :func:`training_curves`: training and validation curves per epoch of one or more runs (:func:`key_in_words`
+  turns a Keras history key into its legend text);
+* :func:`confusion_matrix_plot`: a confusion matrix with its counts.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _as_images(images: Any) -> np.ndarray:
@@ -20,19 +32,49 @@ def _as_images(images: Any) -> np.ndarray:
     return arr
 
 
+def _label_row(ax, label: str) -> None:
+    """Write ``label`` at the left of ``ax`` as its y-label: ticks and frame hidden, the label kept visible."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+
+
 def image_grid(
-    images: Any, titles: Sequence[str] | None = None, ncols: int = 10, title: str | None = None, cmap: str = "gray"
+    images: Any,
+    titles: Sequence[str] | None = None,
+    ncols: int = 10,
+    title: str | None = None,
+    cmap: str = "gray",
+    row_labels: Sequence[str] | None = None,
 ):
-    """Show a batch of images in a grid, optionally with a caption under each."""
+    """Show a batch of images in a grid (filled row by row), optionally with a caption under each.
+
+    ``row_labels`` gives one label per grid row, written at the left of the row: use it whenever the rows mean
+    different things (e.g. ``["clean", "noisy", "denoised"]`` with ``ncols`` images per row). The grid has
+    ``ceil(len(images) / ncols)`` rows and needs exactly that many labels.
+    """
     imgs = _as_images(images)
     n = len(imgs)
     if titles is not None and len(titles) != n:
         raise ValueError(f"image_grid got {n} images but {len(titles)} titles: pass one title per image (or none).")
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.3 * nrows + (0.4 if title else 0)), squeeze=False)
+    if row_labels is not None and len(row_labels) != nrows:
+        raise ValueError(
+            f"image_grid got {len(row_labels)} row labels for a grid of {nrows} rows ({n} images, ncols={ncols}): "
+            "pass one label per row, or change ncols so that each row holds one kind of image."
+        )
+    extra = 0.9 if row_labels is not None else 0.0
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.2 * ncols + extra, 1.3 * nrows + (0.4 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
-        ax.axis("off")
+        if row_labels is not None and i % ncols == 0:
+            _label_row(ax, str(row_labels[i // ncols]))
+        else:
+            ax.axis("off")
         if i < n:
             ax.imshow(imgs[i], cmap=cmap, vmin=0.0, vmax=1.0)
             if titles is not None:
@@ -46,19 +88,20 @@ def image_grid(
 def reconstruction_rows(
     originals: Any, reconstructions_by_name: Mapping[str, Any], n: int = 10, title: str | None = None
 ):
-    """One row of originals, then one row per model's reconstructions of the same images."""
+    """One row of originals, then one row per model's reconstructions of the same images; each row is labelled
+    at its left ("original", then the model's name)."""
     rows = {"original": _as_images(originals)[:n]}
     rows.update({name: _as_images(rec)[:n] for name, rec in reconstructions_by_name.items()})
     fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n, 1.2 * len(rows) + 0.5), squeeze=False)
     for r, (name, imgs) in enumerate(rows.items()):
         for c in range(n):
             ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
+            if c == 0:
+                _label_row(ax, name)
+            else:
+                ax.axis("off")
             if c < len(imgs):
                 ax.imshow(imgs[c], cmap="gray", vmin=0.0, vmax=1.0)
-            if c == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     fig.suptitle(title or "Originals (top) and reconstructions")
     fig.tight_layout()
     return fig
@@ -70,7 +113,7 @@ def latent_scatter(
     title: str | None = None,
     class_names: Sequence[str] | None = None,
     max_points: int = 5000,
-    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
+    axis_labels: tuple[str, str] = ("code dimension 1 ($z_1$)", "code dimension 2 ($z_2$)"),
 ):
     """Scatter 2-D points coloured by label, with a legend of classes.
 
@@ -102,13 +145,45 @@ def latent_scatter(
     return fig
 
 
+_WORDS = {"mse": "MSE", "mae": "MAE", "kl": "KL", "bce": "BCE", "elbo": "ELBO", "auc": "AUC", "psnr": "PSNR"}
+
+
+def key_in_words(key: str) -> str:
+    """A Keras history key in words, for legends: ``"val_loss"`` → ``"validation loss"``, ``"loss"`` → ``"training
+    loss"``, ``"val_kl_loss"`` → ``"validation KL loss"``, ``"mse"`` → ``"training MSE"``.
+
+    A ``val_`` prefix becomes "validation ", any other key is a training metric; underscores become spaces and the
+    abbreviations MSE, MAE, KL (and BCE, ELBO, AUC, PSNR) are capitalised.
+    """
+    split, name = ("validation", key[4:]) if key.startswith("val_") else ("training", key)
+    words = [_WORDS.get(word.lower(), word) for word in name.split("_") if word]
+    return " ".join([split, *words])
+
+
 def training_curves(
     histories: Mapping[str, Any],
     keys: Sequence[str] = ("loss", "val_loss"),
+    *,
+    ylabel: str | None = None,
     title: str | None = None,
     logy: bool = False,
 ):
-    """Plot the given metrics per epoch for each named run (Keras ``History`` objects or plain dicts)."""
+    """Plot the given metrics per epoch for each named run (Keras ``History`` objects or plain dicts).
+
+    ``ylabel`` is required: the quantity in words with its unit, e.g. ``"loss (BCE per image)"`` or ``"MSE per
+    pixel"``. The x-axis is the epoch (from 1); legend entries read ``"<run>: training loss"`` /
+    ``"<run>: validation loss"`` (:func:`key_in_words`).
+    """
+    if ylabel is None:
+        raise TypeError(
+            "training_curves needs ylabel=...: the plotted quantity in words with its unit, e.g. "
+            "ylabel='loss (BCE per image)' or ylabel='MSE per pixel'."
+        )
+    if not isinstance(ylabel, str) or not ylabel.strip():
+        raise ValueError(
+            f"training_curves got ylabel={ylabel!r}: give the plotted quantity in words with its unit, e.g. "
+            "ylabel='loss (BCE per image)'."
+        )
     runs = {run: (hist.history if hasattr(hist, "history") else hist) for run, hist in histories.items()}
     if not any(key in data for data in runs.values() for key in keys):
         available = sorted({k for data in runs.values() for k in data})
@@ -122,10 +197,11 @@ def training_curves(
                     np.arange(1, len(values) + 1),
                     values,
                     marker="." if len(values) < 30 else None,
-                    label=f"{run}: {key}",
+                    label=f"{run}: {key_in_words(key)}",
                 )
     ax.set_xlabel("epoch")
-    ax.set_ylabel(", ".join(keys))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    ax.set_ylabel(ylabel)
     if logy:
         ax.set_yscale("log")
     ax.set_title(title or "Training curves")
@@ -156,19 +232,3 @@ def confusion_matrix_plot(cm: Any, title: str | None = None, class_names: Sequen
     ax.set_title(title or "Confusion matrix after Hungarian matching")
     fig.tight_layout()
     return fig
-
-
-def manifold_grid(decoder, n: int = 15, limit: float = 2.0, image_shape=(28, 28), from_logits: bool = True):
-    """Decode an ``n × n`` grid of 2-D latent points in ``[-limit, limit]²`` and tile the images into one array.
-
-    Rows go from ``+limit`` (top) to ``−limit`` (bottom) in z₂, columns from ``−limit`` to ``+limit`` in z₁,
-    so the picture matches a scatter plot of the latent space. Returns ``(canvas, extent)`` for ``imshow``.
-    """
-    h, w = image_shape
-    g = np.linspace(-limit, limit, n, dtype="float32")
-    zz = np.array([[x1, x2] for x2 in g[::-1] for x1 in g], dtype="float32")
-    out = np.asarray(decoder(zz, training=False)).reshape(n * n, h, w)
-    if from_logits:
-        out = 1.0 / (1.0 + np.exp(-out))
-    canvas = out.reshape(n, n, h, w).transpose(0, 2, 1, 3).reshape(n * h, n * w)
-    return canvas, (-limit, limit, -limit, limit)

@@ -55,6 +55,21 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _RequireMonitor(keras.callbacks.Callback):
+    """Fail after the first epoch, with the keys the model does report, when ``monitor`` is not among them."""
+
+    def __init__(self, monitor: str) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.monitor not in (logs or {}):
+            raise ValueError(
+                f"fit: the model never reported {self.monitor!r}; it reported {sorted(logs or {})}. "
+                "Pick one of the val_ keys."
+            )
+
+
 def _carve(x: Any, y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {fraction!r}.")
@@ -100,7 +115,8 @@ def fit(
     ``x``/``y`` are the training inputs and targets (``y=x`` for a plain autoencoder, ``y=None`` for a model whose
     ``train_step`` needs no targets, such as a :class:`~course_utils.models.MultiLossModel`). Give exactly one of
     ``validation_data`` (``x_val`` or ``(x_val, y_val)``, carved from the training split beforehand) and
-    ``validation_fraction`` (carved here from ``x``/``y`` with ``seed``). Training ends after ``patience`` epochs
+    ``validation_fraction`` (carved here from ``x``/``y`` with ``seed``). ``monitor`` is minimised, or maximised
+    when its name holds "acc", "auc", "psnr" or "ssim". Training ends after ``patience`` epochs
     without an improvement of ``monitor`` by more than ``min_delta``, at ``max_epochs``, or before the next epoch
     would pass ``time_budget_s`` seconds, whichever comes first.
 
@@ -127,8 +143,9 @@ def fit(
         raise ValueError(f"fit: monitor a validation metric ('val_loss', 'val_mse', …), not {monitor!r}.")
 
     keras.utils.set_random_seed(seed)
+    mode = "max" if any(word in monitor for word in ("acc", "auc", "psnr", "ssim")) else "min"
     stop = keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=int(patience), min_delta=min_delta, restore_best_weights=True
+        monitor=monitor, mode=mode, patience=int(patience), min_delta=min_delta, restore_best_weights=True
     )
     budget = [TimeBudget(time_budget_s)] if time_budget_s is not None else []
     history = model.fit(
@@ -138,14 +155,9 @@ def fit(
         epochs=int(max_epochs),
         batch_size=int(batch_size),
         shuffle=shuffle,
-        callbacks=[stop, *budget, *callbacks],
+        callbacks=[_RequireMonitor(monitor), stop, *budget, *callbacks],
         verbose=0,
     )
-    if monitor not in history.history:
-        raise ValueError(
-            f"fit: the model never reported {monitor!r}; it reported {sorted(history.history)}. "
-            "Pick one of the val_ keys."
-        )
     history.epochs_run = len(history.history[monitor])
     history.best_epoch = int(stop.best_epoch) + 1
     if stop.stopped_epoch > 0:

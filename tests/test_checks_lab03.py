@@ -17,7 +17,7 @@ from course_utils.checks import lab03
 
 
 def encoder_with(mistake=None):
-    def build_encoder(code_channels, filters=(32, 64), name="encoder"):
+    def build_encoder(code_channels, *, filters=(32, 64), name="encoder"):
         shape = (28, 28) if mistake == "no-channel-axis" else (28, 28, 1)
         image = keras.Input(shape, name="image")
         h = image
@@ -41,7 +41,7 @@ def encoder_with(mistake=None):
 
 
 def decoder_with(mistake=None):
-    def build_decoder(code_channels, filters=(64, 32), name="decoder"):
+    def build_decoder(code_channels, *, filters=(64, 32), name="decoder"):
         channels = filters[0] if mistake == "input-filters" else code_channels
         code = keras.Input((7, 7, channels), name="code")
         h = code
@@ -138,12 +138,12 @@ def test_conv_autoencoder_passes_on_correct_solution(capsys):
 
 
 def test_conv_autoencoder_passes_with_sequential_models(capsys):
-    def build_encoder(code_channels, filters=(32, 64), name="encoder"):
+    def build_encoder(code_channels, *, filters=(32, 64), name="encoder"):
         stack = [keras.Input((28, 28, 1))]
         stack += [layers.Conv2D(f, 4, strides=2, padding="same", activation="elu") for f in filters]
         return keras.Sequential([*stack, layers.Conv2D(code_channels, 1)], name=name)
 
-    def build_decoder(code_channels, filters=(64, 32), name="decoder"):
+    def build_decoder(code_channels, *, filters=(64, 32), name="decoder"):
         stack = [keras.Input((7, 7, code_channels))]
         stack += [layers.Conv2DTranspose(f, 4, strides=2, padding="same", activation="elu") for f in filters]
         return keras.Sequential([*stack, layers.Conv2D(1, 3, padding="same", activation="sigmoid")], name=name)
@@ -194,8 +194,47 @@ def test_conv_autoencoder_catches_decoder_mistake(capsys, mistake, hint):
     assert hint in out, out
 
 
+def test_conv_autoencoder_passes_with_positional_or_keyword_filters(capsys):
+    """A builder whose `filters` may also be passed by position still follows the convention when called by keyword."""
+    reference = encoder_with()
+
+    def build_encoder(code_channels, filters=(32, 64), name="encoder"):
+        return reference(code_channels, filters=filters, name=name)
+
+    ok, out = run(lab03.check_conv_autoencoder, build_encoder, decoder_with(), capsys=capsys)
+    assert ok, out
+
+
+def _filters_first_encoder(filters=(32, 64), code_channels=4, name="encoder"):
+    return encoder_with()(code_channels, filters=filters, name=name)
+
+
+def _renamed_filters_decoder(code_channels, *, filter_counts=(64, 32), name="decoder"):
+    return decoder_with()(code_channels, filters=filter_counts, name=name)
+
+
+def _no_name_encoder(code_channels, *, filters=(32, 64)):
+    return encoder_with()(code_channels, filters=filters)
+
+
+@pytest.mark.parametrize(
+    "encoder, decoder, hint",
+    [
+        (_filters_first_encoder, decoder_with(), "build_encoder(code_channels, *, filters=..."),
+        (encoder_with(), _renamed_filters_decoder, "build_decoder(code_channels, *, filters=..."),
+        (_no_name_encoder, decoder_with(), "`filters` and `name` as keyword arguments"),
+    ],
+    ids=["filters-first", "renamed-filters", "no-name-argument"],
+)
+def test_conv_autoencoder_catches_signature_mistake(capsys, encoder, decoder, hint):
+    ok, out = run(lab03.check_conv_autoencoder, encoder, decoder, capsys=capsys)
+    assert not ok
+    assert out.startswith("✘ convolutional encoder and decoder")
+    assert hint in out, out
+
+
 def test_conv_autoencoder_reports_not_implemented(capsys):
-    def stub(code_channels, filters=(32, 64), name="encoder"):
+    def stub(code_channels, *, filters=(32, 64), name="encoder"):
         raise NotImplementedError("Exercise: ...")
 
     ok, out = run(lab03.check_conv_autoencoder, stub, decoder_with(), capsys=capsys)

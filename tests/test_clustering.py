@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import keras
 import numpy as np
 import pytest
 
 import course_utils  # noqa: F401  (quiets TensorFlow before it is imported)
 from course_utils.clustering import assignment_change, soft_assignment, target_distribution
-from course_utils.layers import ClusteringLayer, RandomJitter, RandomShift
+from course_utils.layers import ClusteringLayer, RandomJitter
 from course_utils.losses import clustering_kl
 
 
@@ -134,10 +137,23 @@ def test_keras_round_trip(tmp_path, points):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(z)), before, rtol=1e-6)
 
 
-def test_random_shift_moves_whole_images():
+def _reference_shift(x, max_shift, seed):
+    """What the former ``layers.RandomShift(max_shift, seed)`` did, in NumPy: offsets drawn as it drew them."""
+    offsets = keras.ops.convert_to_numpy(
+        keras.random.randint((len(x), 2), 0, 2 * max_shift + 1, seed=keras.random.SeedGenerator(seed))
+    )
+    s = max_shift
+    pad = [(0, 0), (s, s), (s, s)] + [(0, 0)] * (x.ndim - 3)
+    padded = np.pad(x, pad)
+    h, w = x.shape[1:3]
+    return np.stack([p[r : r + h, c : c + w] for p, (r, c) in zip(padded, offsets)])
+
+
+def test_random_jitter_without_rotation_moves_whole_images():
     x = np.zeros((64, 12, 12), dtype="float32")
     x[:, 5:7, 5:7] = 1.0
-    layer = RandomShift(2, seed=1)
+    layer = RandomJitter(2, max_degrees=0, seed=1)
+    assert layer.rotation is None
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)  # inference: identity
     out = keras.ops.convert_to_numpy(layer(x, training=True))
     assert out.shape == x.shape
@@ -147,16 +163,15 @@ def test_random_shift_moves_whole_images():
     assert set(rows) == set(range(3, 8)) and set(cols) == set(range(3, 8))  # every offset in [-2, 2] occurs
 
 
-def test_random_shift_channels_and_round_trip(tmp_path):
-    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
-    inp = keras.Input((8, 8, 1))
-    model = keras.Model(inp, RandomShift(1, seed=3, name="shift")(inp))
-    assert keras.ops.convert_to_numpy(model(x, training=True)).shape == x.shape
-    model.save(tmp_path / "s.keras")
-    layer = keras.models.load_model(tmp_path / "s.keras").get_layer("shift")
-    assert isinstance(layer, RandomShift) and layer.max_shift == 1 and layer.seed == 3
-    with pytest.raises(ValueError):
-        RandomShift(-1)
+@pytest.mark.parametrize("shape", [(6, 8, 8), (6, 8, 8, 1), (6, 8, 8, 3)])
+def test_random_jitter_with_max_degrees_0_shifts_like_the_former_random_shift(shape):
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    out = keras.ops.convert_to_numpy(RandomJitter(2, max_degrees=0, seed=5)(x, training=True))
+    np.testing.assert_allclose(out, _reference_shift(x, 2, seed=5), atol=1e-6)
+    x0 = RandomJitter(0, max_degrees=0, seed=5)(x, training=True)  # no shift, no rotation: the identity
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(x0), x)
+    with pytest.raises(ValueError, match="max_shift"):
+        RandomJitter(-1)
 
 
 def test_random_jitter_rotates_and_shifts_only_in_training():
@@ -178,29 +193,31 @@ def test_random_jitter_rotates_and_shifts_only_in_training():
     assert max(angles) > 10 and max(angles) <= 32  # some bars tilt, none beyond the limit (+ pixel slack)
 
 
-def test_random_jitter_without_rotation_is_a_shift_and_round_trips(tmp_path):
+def test_random_jitter_round_trips_through_a_keras_file():
     x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
-    a = keras.ops.convert_to_numpy(RandomJitter(1, 0.0, seed=3)(x, training=True))
-    b = keras.ops.convert_to_numpy(RandomShift(1, seed=3)(x, training=True))
-    np.testing.assert_array_equal(a, b)
     inp = keras.Input((8, 8, 1))
     model = keras.Model(inp, RandomJitter(1, 15.0, seed=3, name="jitter")(inp))
     assert keras.ops.convert_to_numpy(model(x, training=True)).shape == x.shape
-    model.save(tmp_path / "j.keras")
-    layer = keras.models.load_model(tmp_path / "j.keras").get_layer("jitter")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "jitter.keras")
+        model.save(path)
+        layer = keras.models.load_model(path).get_layer("jitter")
     assert isinstance(layer, RandomJitter) and (layer.max_shift, layer.max_degrees, layer.seed) == (1, 15.0, 3)
+    assert layer.get_config()["max_shift"] == 1 and layer.get_config()["max_degrees"] == 15.0
     for bad in (-1.0, 181.0):
         with pytest.raises(ValueError, match="max_degrees"):
             RandomJitter(1, bad)
 
 
-def test_random_shift_round_trip_continues_the_same_random_stream(tmp_path):
+def test_random_jitter_shift_round_trip_continues_the_same_random_stream():
     x = np.random.default_rng(0).random((16, 8, 8)).astype("float32")
     inp = keras.Input((8, 8))
-    model = keras.Model(inp, RandomShift(2, seed=5, name="shift")(inp))
+    model = keras.Model(inp, RandomJitter(2, max_degrees=0, seed=5, name="jitter")(inp))
     model(x, training=True)  # advance the stream once before saving
-    model.save(tmp_path / "s.keras")
-    loaded = keras.models.load_model(tmp_path / "s.keras")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "jitter.keras")
+        model.save(path)
+        loaded = keras.models.load_model(path)
     for _ in range(2):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(model(x, training=True)), keras.ops.convert_to_numpy(loaded(x, training=True))

@@ -645,3 +645,29 @@ def test_split_validation_rejects_bad_fraction(fraction):
 def test_split_validation_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="differ in length"):
         data.split_validation(np.zeros((10, 2)), np.zeros(9))
+
+
+def test_subsample_is_a_seeded_subset_that_keeps_pairs():
+    x = np.arange(50).reshape(25, 2)
+    y = np.arange(25) * 10
+    xs, ys = data.subsample(x, y, 7, seed=3)
+    assert xs.shape == (7, 2) and ys.shape == (7,)
+    np.testing.assert_array_equal(xs[:, 0] // 2 * 10, ys)  # each image keeps its own label
+    assert len(set(ys)) == 7  # without replacement
+    again_x, again_y = data.subsample(x, y, 7, seed=3)
+    np.testing.assert_array_equal(again_y, ys)
+    assert not np.array_equal(data.subsample(x, y, 7, seed=4)[1], ys)
+
+
+def test_subsample_returns_everything_for_none_or_a_large_n():
+    x, y = np.zeros((5, 3)), np.arange(5)
+    for n in (None, 5, 99):
+        xs, ys = data.subsample(x, y, n)
+        np.testing.assert_array_equal(ys, y)
+
+
+def test_subsample_errors_name_the_fix():
+    with pytest.raises(ValueError, match="one label per example"):
+        data.subsample(np.zeros((5, 3)), np.arange(4), 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        data.subsample(np.zeros((5, 3)), np.arange(5), 0)

@@ -60,28 +60,6 @@ def test_psnr_shape_mismatch_and_empty():
 
 
 # ------------------------------------------------------------------------------------------
-# ROC AUC
-# ------------------------------------------------------------------------------------------
-
-
-def test_roc_auc_perfect_inverted_and_hand_case():
-    labels = np.array([0, 0, 1, 1])
-    assert M.roc_auc(labels, np.array([0.1, 0.2, 0.8, 0.9])) == pytest.approx(1.0)
-    assert M.roc_auc(labels, np.array([0.9, 0.8, 0.2, 0.1])) == pytest.approx(0.0)
-    # pairs (pos, neg): scores pos {0.5, 0.9}, neg {0.1, 0.6}: 0.5>0.1, 0.5<0.6, 0.9>0.1, 0.9>0.6 -> 3/4
-    assert M.roc_auc(np.array([0, 1, 0, 1]), np.array([0.1, 0.5, 0.6, 0.9])) == pytest.approx(0.75)
-    # ties count one half
-    assert M.roc_auc(np.array([0, 1]), np.array([0.3, 0.3])) == pytest.approx(0.5)
-
-
-def test_roc_auc_single_class_and_shape():
-    with pytest.raises(ValueError, match="both classes"):
-        M.roc_auc(np.zeros(5), np.arange(5.0))
-    with pytest.raises(ValueError, match="shapes differ"):
-        M.roc_auc(np.array([0, 1, 1]), np.array([0.1, 0.2]))
-
-
-# ------------------------------------------------------------------------------------------
 # Clustering
 # ------------------------------------------------------------------------------------------
 
@@ -153,38 +131,6 @@ def test_clustering_input_errors():
         M.confusion_after_matching(np.array([]), np.array([]))
 
 
-def test_nmi_ari_permutation_and_independent():
-    rng = np.random.default_rng(2)
-    y = rng.integers(0, 10, size=2000)
-    perm = rng.permutation(10)
-    assert M.nmi(y, perm[y]) == pytest.approx(1.0)
-    assert M.ari(y, perm[y]) == pytest.approx(1.0)
-    z = np.random.default_rng(3).integers(0, 10, size=20000)
-    w = np.random.default_rng(4).integers(0, 10, size=20000)
-    assert M.nmi(z, w) < 0.01
-    assert abs(M.ari(z, w)) < 0.01
-
-
-def test_nmi_known_case():
-    # y_true splits 4 points in two halves, y_pred puts them all in one cluster: MI = 0 -> NMI 0
-    assert M.nmi(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 0])) == pytest.approx(0.0)
-    # y_pred refines y_true into 4 singletons: MI = H(true) = ln 2, H(pred) = ln 4 -> 2 ln2 / (ln2 + ln4) = 2/3
-    assert M.nmi(np.array([0, 0, 1, 1]), np.array([0, 1, 2, 3])) == pytest.approx(2 / 3)
-
-
-def test_ari_known_case():
-    # Pairs: true same-class pairs {01, 23}; pred {0 1}{2}{3}: index = 1, expected = 2*1/6, max = (2+1)/2
-    # ARI = (1 - 1/3) / (1.5 - 1/3) = (2/3) / (7/6) = 4/7
-    assert M.ari(np.array([0, 0, 1, 1]), np.array([0, 0, 1, 2])) == pytest.approx(4 / 7)
-
-
-def test_nmi_ari_shape_mismatch():
-    with pytest.raises(ValueError):
-        M.nmi(np.zeros(3), np.zeros(4))
-    with pytest.raises(ValueError):
-        M.ari(np.zeros(3), np.zeros(4))
-
-
 def test_psnr_rejects_integer_images_and_values_above_the_range():
     x = np.full((2, 4, 4), 200, np.uint8)
     with pytest.raises(ValueError, match=r"uint8.*/ 255"):
@@ -218,30 +164,97 @@ def test_ssim_rejects_wrong_scale_and_shape():
         M.ssim(np.ones((2, 28, 28, 3)), np.ones((2, 28, 28, 3)))
 
 
+def test_ssim_per_image_returns_each_value_in_order():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(2)
+    x = rng.random((3, 16, 16))
+    x_hat = np.clip(x + rng.normal(0, [[[0.01]], [[0.2]], [[0.5]]], size=x.shape), 0, 1)  # rising noise per image
+    values = M.ssim(x, x_hat, per_image=True)
+    expected = [structural_similarity(a, b, data_range=1.0) for a, b in zip(x, x_hat)]
+    assert isinstance(values, np.ndarray) and values.shape == (3,)
+    np.testing.assert_allclose(values, expected, rtol=1e-12)
+    assert values[0] > values[1] > values[2]
+    assert M.ssim(x, x_hat) == pytest.approx(values.mean())
+
+
 # ------------------------------------------------------------------------------------------
-# Diversity
+# Linear probe
 # ------------------------------------------------------------------------------------------
 
 
-def test_diversity_by_hand():
-    x = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])  # distances 5, 0, 5 between the three pairs
-    assert M.diversity(x) == pytest.approx(10 / 3)  # 1/(n(n−1)) · 2 · (5 + 0 + 5)
-    assert M.diversity(x, metric="cityblock") == pytest.approx(14 / 3)
+def _blobs(n, seed, d=5, classes=3):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    centres = np.random.default_rng(100).normal(0, 2.0, size=(classes, d))
+    return (centres[y] + rng.normal(size=(n, d))) * np.array([1, 10, 100, 0.1, 1.0]), y
 
 
-def test_diversity_equals_the_double_sum_and_flattens_images():
-    x = np.random.default_rng(0).random((5, 2, 3))
-    flat = x.reshape(5, -1)
-    double_sum = sum(np.linalg.norm(a - b) for i, a in enumerate(flat) for j, b in enumerate(flat) if i != j)
-    assert M.diversity(x) == pytest.approx(double_sum / (5 * 4))
+def test_linear_probe_agrees_with_a_hand_built_scikit_learn_pipeline():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x_tr, y_tr = _blobs(120, 0)
+    x_ev, y_ev = _blobs(60, 1)
+    scaler = StandardScaler().fit(x_tr)
+    clf = LogisticRegression(C=0.5, max_iter=1000).fit(scaler.transform(x_tr), y_tr)
+    expected = float(np.mean(clf.predict(scaler.transform(x_ev)) == y_ev))
+    assert M.linear_probe(x_tr, y_tr, x_ev, y_ev, C=0.5) == pytest.approx(expected)
+    assert 0.5 < expected <= 1.0  # the blobs are linearly readable
 
 
-def test_diversity_of_identical_samples_is_zero():
-    assert M.diversity(np.ones((4, 3))) == 0.0
+def test_linear_probe_flattens_codes():
+    x_tr, y_tr = _blobs(60, 0, d=5)
+    x_ev, y_ev = _blobs(30, 1, d=5)
+    flat = M.linear_probe(x_tr, y_tr, x_ev, y_ev)
+    assert M.linear_probe(x_tr.reshape(60, 5, 1), y_tr, x_ev.reshape(30, 5, 1), y_ev) == pytest.approx(flat)
 
 
-def test_diversity_refuses_bad_input():
-    with pytest.raises(ValueError, match="at least 2"):
-        M.diversity(np.ones((1, 3)))
-    with pytest.raises(ValueError, match="NaN"):
-        M.diversity(np.array([[0.0], [np.nan]]))
+def test_linear_probe_errors_name_the_fix():
+    x, y = _blobs(30, 0)
+    with pytest.raises(ValueError, match="one label per code"):
+        M.linear_probe(x, y[:-1], x, y)
+    with pytest.raises(ValueError, match="one label per code"):
+        M.linear_probe(x, y, x, y[:-1])
+    with pytest.raises(ValueError, match="same encoder"):
+        M.linear_probe(x, y, x[:, :3], y)
+    with pytest.raises(ValueError, match="single class"):
+        M.linear_probe(x, np.zeros(30), x, y)
+
+
+# ------------------------------------------------------------------------------------------
+# PCA reconstruction error
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_components", [3, 0.9])
+def test_pca_reconstruction_error_matches_scikit_learn(n_components):
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    x_fit = rng.normal(size=(80, 4, 4)) @ rng.normal(size=(4, 4))  # correlated pixels: few components explain most
+    x_eval = rng.normal(size=(20, 4, 4)) @ rng.normal(size=(4, 4))
+    pca = PCA(n_components, random_state=0).fit(x_fit.reshape(80, -1))
+    flat = x_eval.reshape(20, -1)
+    expected = np.mean((pca.inverse_transform(pca.transform(flat)) - flat) ** 2, axis=1)
+    got = M.pca_reconstruction_error(x_fit, x_eval, n_components)
+    assert got.shape == (20,)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    if isinstance(n_components, float):  # a fraction keeps fewer than all 16 components
+        assert pca.n_components_ < 16
+
+
+def test_pca_reconstruction_error_is_zero_with_every_component_and_falls_with_more():
+    x = np.random.default_rng(1).normal(size=(30, 6))
+    np.testing.assert_allclose(M.pca_reconstruction_error(x, x, 6), 0.0, atol=1e-20)
+    errors = [M.pca_reconstruction_error(x, x, k).mean() for k in (1, 3, 5)]
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_pca_reconstruction_error_errors():
+    x = np.zeros((10, 6))
+    with pytest.raises(ValueError, match="values per example"):
+        M.pca_reconstruction_error(x, np.zeros((3, 5)), 2)
+    for bad in (0, 7):
+        with pytest.raises(ValueError, match="between 1 and"):
+            M.pca_reconstruction_error(x, x, bad)

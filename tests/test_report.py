@@ -110,7 +110,7 @@ def test_write_results(results, monkeypatch, tmp_path):
     assert "test MSE, latent 32" in md and "0.0123" in md and "≤ 0.02" in md and "≈0.01 (Keras blog)" in md
     assert "cluster accuracy" in md and "≥ 0.8" in md and "0.84 (Xie et al. 2016)" in md
     assert "### 01_ae" in md and "### 02_dec" in md
-    assert "| 01_ae | ok | 12 |" in md
+    assert "| 01_ae | ok | wall 12 s, CPU — | — |" in md  # no CPU time or load recorded for this one
     assert "(1 of 2 targets met)" in md
     row = next(line for line in md.splitlines() if line.startswith("| test MSE"))
     assert "| met |" in row
@@ -179,7 +179,7 @@ def test_write_spread(tmp_path):
         "2": {"seconds": 1.0, "status": "FAILED"},
     }
     md = pages.write_spread(runs, tmp_path, timings).read_text()
-    assert "Seeds: 0, 1, 2" in md and "| 2 | FAILED | 1 |" in md
+    assert "Seeds: 0, 1, 2" in md and "| 2 | FAILED | wall 1 s, CPU — | — |" in md
     row = next(line for line in md.splitlines() if "| ACC |" in line)
     assert (
         "0.85 ± 0.071" in row and "0: 0.8, 1: 0.9" in row and "≥ 0.9" in row and "1 of 2" in row and "| missed |" in row

@@ -1,4 +1,5 @@
-"""Tests for course_utils.tools.runner: notebook order and the per-seed benchmark (tiny notebooks, real kernels)."""
+"""Tests for course_utils.tools.runner: notebook order, wall and CPU time, the per-seed benchmark and verify (tiny
+notebooks, real kernels)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def test_benchmark_runs_each_seed_and_writes_the_spread(tmp_path, clean_env):
     assert set(spread["runs"]) == {"0", "1", "2"} and all(r["status"] == "ok" for r in spread["runs"].values())
     assert (tmp_path / "bench" / "seed-1" / "executed" / "tiny.ipynb").exists()
     assert "0.6 ± 0.1" in (tmp_path / "bench" / "spread.md").read_text()
+    assert all(r["cpu_seconds"] > 0 and r["seconds"] > 0 for r in spread["runs"].values())
 
 
 def test_benchmark_reports_a_failing_seed_and_keeps_going(tmp_path, clean_env):
@@ -59,6 +61,7 @@ def test_benchmark_reports_a_failing_seed_and_keeps_going(tmp_path, clean_env):
     assert runner.benchmark(nb, [0, 1], tmp_path / "bench", fast=True) == 1
     spread = json.loads((tmp_path / "bench" / "spread.json").read_text())
     assert spread["runs"]["1"]["status"] == "FAILED" and spread["metrics"][0]["seeds"] == [0]
+    assert spread["runs"]["1"]["cpu_seconds"] > 0  # a failed run's kernel is reaped and timed too
 
 
 def test_benchmark_rejects_repeated_seeds(tmp_path):
@@ -117,3 +120,52 @@ def test_verify_reports_drift_against_the_committed_outputs(tmp_path, clean_env,
     nbformat.write(committed, nb)
     assert runner.verify([nb], tmp_path / "build") == 1
     assert "DRIFT score: committed 0.75, now 0.8" in capsys.readouterr().out
+
+
+_BURN = (
+    "import time\n"
+    "start = time.process_time()\n"
+    "while time.process_time() - start < 1.0:  # one second of CPU in the kernel\n"
+    "    sum(range(1000))"
+)
+
+
+def test_execute_records_the_kernels_cpu_time(tmp_path, clean_env):
+    nb = _notebook(tmp_path / "burn.ipynb", _BURN)
+    elapsed = runner.execute(nb, tmp_path / "out" / "burn.ipynb", fast=True)
+    assert isinstance(elapsed, runner.NotebookTime)
+    assert elapsed.cpu_s is not None and elapsed.cpu_s >= 1.0  # the burnt second is counted (plus kernel start-up)
+    assert elapsed.wall_s >= 1.0
+    assert elapsed.text().startswith("wall ") and ", CPU " in elapsed.text()
+
+
+def test_times_command_writes_wall_and_cpu_time(tmp_path, clean_env, capsys):
+    nb = _notebook(tmp_path / "burn.ipynb", _BURN)
+    assert runner._main(["times", str(nb), "--fast", "--build", str(tmp_path / "times")]) == 0
+    payload = json.loads((tmp_path / "times" / "times.json").read_text())
+    (entry,) = payload["notebooks"].values()
+    assert entry["status"] == "ok" and entry["mode"] == "fast"
+    assert entry["cpu_seconds"] >= 1.0 and entry["seconds"] >= 1.0
+    assert "load" in entry
+    md = (tmp_path / "times" / "times.md").read_text()
+    assert f"wall {entry['seconds']:.0f} s, CPU {entry['cpu_seconds']:.0f} s" in md
+    assert "Total: wall" in md
+    assert "ok: wall" in capsys.readouterr().out  # the per-run line reads "ok: wall … s, CPU … s"
+
+
+def test_results_page_shows_wall_and_cpu_time(tmp_path):
+    from course_utils.tools import results
+
+    timings = {
+        "solutions/01_x.ipynb": {"seconds": 312.4, "cpu_seconds": 590.2, "status": "ok", "mode": "full", "load": 0.1},
+        "notebooks/00_y.ipynb": {"seconds": 20.0, "cpu_seconds": None, "status": "FAILED", "mode": "full"},
+    }
+    md = results.write_results(tmp_path / "records", tmp_path, timings)
+    text = md.read_text()
+    assert "| solutions/01_x.ipynb | ok | wall 312 s, CPU 590 s | 0.10 |" in text
+    assert "| notebooks/00_y.ipynb | FAILED | wall 20 s, CPU — | — |" in text
+    assert (
+        json.loads((tmp_path / "results.json").read_text())["notebooks"]["solutions/01_x.ipynb"]["cpu_seconds"] == 590.2
+    )
+    spread = results.write_spread({}, tmp_path / "bench", {"0": timings["solutions/01_x.ipynb"]}).read_text()
+    assert "| 0 | ok | wall 312 s, CPU 590 s | 0.10 |" in spread

@@ -151,7 +151,7 @@ def _all_variables_get_gradients(model: Any, inputs: np.ndarray, what: str) -> N
 
 
 def check_encoder(build_encoder: Callable[..., Any]) -> bool:
-    """`build_encoder(latent_dim, hidden_units=(128,))`: images (B, 28, 28) -> codes (B, latent_dim)."""
+    """`build_encoder(latent_dim, *, hidden_units=(128,))`: images (B, 28, 28) -> codes (B, latent_dim)."""
     import tensorflow as tf
 
     x = _images(16, seed=1)
@@ -241,7 +241,7 @@ def _sigmoid(u: np.ndarray) -> np.ndarray:
 
 
 def check_decoder(build_decoder: Callable[..., Any]) -> bool:
-    """`build_decoder(latent_dim, hidden_units=(128,))`: codes (B, latent_dim) -> images (B, 28, 28) in (0, 1)."""
+    """`build_decoder(latent_dim, *, hidden_units=(128,))`: codes (B, latent_dim) -> images (B, 28, 28) in (0, 1)."""
     import tensorflow as tf
 
     codes = tiny_vectors(16, 3, seed=2)

@@ -7,6 +7,7 @@ number they produce, so that the hint names the mistake; no hint prints an expec
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -137,6 +138,23 @@ def _expect_decoder_shapes(decoder: Any, code_channels: int, filters: tuple[int,
     )
 
 
+def _expect_convention(builder: Callable[..., Any], what: str) -> None:
+    """The course's builder convention: `build_x(code_channels, *, filters=..., name=...)`."""
+    try:
+        signature = inspect.signature(builder)
+    except (TypeError, ValueError):  # a builtin or an odd callable: let the calls below speak
+        return
+    usage = f'build_{what}(code_channels, *, filters=..., name="{what}")'
+    try:
+        signature.bind(PROBE_CODE_CHANNELS, filters=(1, 2), name=what)
+    except TypeError as exc:
+        expect(
+            False,
+            f"`build_{what}` cannot be called as {usage} ({exc}): keep the signature of the exercise, the number of "
+            "code channels first, `filters` and `name` as keyword arguments.",
+        )
+
+
 def _expect_output_range(decoder: Any, code_channels: int) -> None:
     rng = np.random.default_rng(3)
     codes = rng.normal(scale=30.0, size=(6, CODE_SIDE, CODE_SIDE, code_channels)).astype("float32")
@@ -150,15 +168,19 @@ def _expect_output_range(decoder: Any, code_channels: int) -> None:
 
 
 def check_conv_autoencoder(build_encoder: Callable[..., Any], build_decoder: Callable[..., Any]) -> bool:
-    """`build_encoder(code_channels, filters, name)`: 28×28×1 → 7×7×code_channels with two stride-2 Conv2D;
-    `build_decoder(code_channels, filters, name)`: back with two stride-2 Conv2DTranspose, output in [0, 1]."""
+    """`build_encoder(code_channels, *, filters, name)`: 28×28×1 → 7×7×code_channels with two stride-2 Conv2D;
+    `build_decoder(code_channels, *, filters, name)`: back with two stride-2 Conv2DTranspose, output in [0, 1].
+
+    The builders are called as the course's convention says: the code size first, the other sizes as keywords."""
     keras = _keras()
     parts: dict[str, Any] = {}
 
     def build():
+        for builder, what in ((build_encoder, "encoder"), (build_decoder, "decoder")):
+            _expect_convention(builder, what)
         keras.utils.set_random_seed(5)
         try:
-            parts["encoder"] = build_encoder(PROBE_CODE_CHANNELS, PROBE_ENCODER_FILTERS, name="probe_encoder")
+            parts["encoder"] = build_encoder(PROBE_CODE_CHANNELS, filters=PROBE_ENCODER_FILTERS, name="probe_encoder")
         except ValueError as exc:
             if "min_ndim=4" not in str(exc):
                 raise
@@ -168,7 +190,7 @@ def check_conv_autoencoder(build_encoder: Callable[..., Any], build_decoder: Cal
                 "keras.Input((28, 28, 1)).",
             )
         _expect_model(parts["encoder"], "encoder", "probe_encoder")
-        parts["decoder"] = build_decoder(PROBE_CODE_CHANNELS, PROBE_DECODER_FILTERS, name="probe_decoder")
+        parts["decoder"] = build_decoder(PROBE_CODE_CHANNELS, filters=PROBE_DECODER_FILTERS, name="probe_decoder")
         _expect_model(parts["decoder"], "decoder", "probe_decoder")
 
     def encoder_shapes():
@@ -178,8 +200,8 @@ def check_conv_autoencoder(build_encoder: Callable[..., Any], build_decoder: Cal
         _expect_decoder_shapes(parts["decoder"], PROBE_CODE_CHANNELS, PROBE_DECODER_FILTERS)
 
     def other_sizes():
-        enc = build_encoder(2, (3, 4), name="encoder_2")
-        dec = build_decoder(2, (4, 3), name="decoder_2")
+        enc = build_encoder(2, filters=(3, 4), name="encoder_2")
+        dec = build_decoder(2, filters=(4, 3), name="decoder_2")
         _expect_encoder_shapes(enc, 2, (3, 4))
         _expect_decoder_shapes(dec, 2, (4, 3))
 

@@ -2,7 +2,8 @@
 
 ``make run`` (:mod:`course_utils.tools.runner`) writes ``build/results.md`` and ``.json`` with
 :func:`write_results`; ``make benchmark`` writes ``build/benchmark/spread.md`` and ``.json`` with
-:func:`write_spread`.
+:func:`write_spread`; ``runner times`` writes ``build/times/times.md`` and ``.json`` with :func:`write_times`.
+Each page shows every run's wall time and CPU time (``"wall 312 s, CPU 590 s"``); the JSON keeps both in seconds.
 """
 
 from __future__ import annotations
@@ -43,15 +44,37 @@ def _fmt(v: Any) -> str:
     return str(v).replace("|", "\\|")
 
 
+def time_text(timing: dict[str, Any]) -> str:
+    """``"wall 312 s, CPU 590 s"`` for a runner timing entry (``seconds``, ``cpu_seconds``); "CPU —" if unmeasured."""
+    cpu = timing.get("cpu_seconds")
+    return f"wall {timing['seconds']:.0f} s, CPU " + ("—" if cpu is None else f"{cpu:.0f} s")
+
+
+def _load_text(timing: dict[str, Any]) -> str:
+    load = timing.get("load")
+    return "—" if load is None else f"{load:.2f}"
+
+
+_TIME_NOTE = (
+    "Time: wall-clock seconds and the CPU seconds of the notebook's kernel (user + system, everything it ran); "
+    "CPU above wall means more than one core worked. Load: the machine's one-minute load average when the notebook "
+    "started; above about 0.5 the cores were shared and the times are not the notebook's alone."
+)
+
+
+def _time_rows(timings: dict[str, dict[str, Any]], first: str, key=None) -> list[str]:
+    lines = [f"| {first} | status | time | load |", "|---|---|---|---|"]
+    for name, t in sorted(timings.items(), key=key):
+        lines.append(f"| {name} | {t['status']} | {time_text(t)} | {_load_text(t)} |")
+    return lines
+
+
 def render_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, Any]]) -> str:
     """The results page: a wall-time table and, per notebook, every metric beside target and anchor."""
     lines = ["# Results", ""]
     modes = sorted({r["mode"] for r in records} | {t.get("mode", "?") for t in timings.values()})
     lines += [f"Mode: {', '.join(modes) or '—'}. Generated {time.strftime('%Y-%m-%d %H:%M')}.", ""]
-    lines += ["## Notebooks", "", "| notebook | status | wall time (s) |", "|---|---|---|"]
-    for nb, t in sorted(timings.items()):
-        lines.append(f"| {nb} | {t['status']} | {t['seconds']:.0f} |")
-    lines.append("")
+    lines += ["## Notebooks", "", *_time_rows(timings, "notebook"), "", _TIME_NOTE, ""]
     met = sum(r["status"] == "met" for r in records)
     judged = sum(r["status"] in ("met", "missed") for r in records)
     lines += [f"## Metrics ({met} of {judged} targets met)", ""]
@@ -135,9 +158,7 @@ def render_spread_markdown(spread: list[dict[str, Any]], timings: dict[str, dict
         f"Seeds: {', '.join(map(str, seeds)) or '—'}. Generated {time.strftime('%Y-%m-%d %H:%M')}.",
         "",
     ]
-    lines += ["| seed | status | wall time (s) |", "|---|---|---|"]
-    for seed, t in sorted(timings.items(), key=lambda kv: int(kv[0])):
-        lines.append(f"| {seed} | {t['status']} | {t['seconds']:.0f} |")
+    lines += _time_rows(timings, "seed", key=lambda kv: int(kv[0]))
     lines += [
         "",
         "A target is judged on the mean over seeds: one met by a lucky seed and missed by another is not met.",
@@ -167,3 +188,19 @@ def write_spread(
     return _write_pages(
         out_dir, "spread", {"runs": timings, "metrics": spread}, render_spread_markdown(spread, timings)
     )
+
+
+def render_times_markdown(timings: dict[str, dict[str, Any]]) -> str:
+    """The timing page of ``runner times``: one row per notebook with its wall and CPU time and the load."""
+    modes = sorted({t.get("mode", "?") for t in timings.values()})
+    total_wall = sum(t["seconds"] for t in timings.values())
+    cpus = [t.get("cpu_seconds") for t in timings.values()]
+    total = {"seconds": total_wall, "cpu_seconds": None if None in cpus else sum(cpus)}
+    lines = ["# Notebook times", "", f"Mode: {', '.join(modes) or '—'}. Generated {time.strftime('%Y-%m-%d %H:%M')}."]
+    lines += ["", *_time_rows(timings, "notebook"), "", f"Total: {time_text(total)}.", "", _TIME_NOTE, ""]
+    return "\n".join(lines)
+
+
+def write_times(out_dir: Path, timings: dict[str, dict[str, Any]]) -> Path:
+    """Write ``times.md`` and ``times.json`` into ``out_dir``; return the markdown path."""
+    return _write_pages(out_dir, "times", {"notebooks": timings}, render_times_markdown(timings))

@@ -5,12 +5,22 @@
     python -m course_utils.tools.runner publish NB [NB ...]   # full mode, outputs saved in place, labs regenerated
     python -m course_utils.tools.runner benchmark NB --seeds 0 1 2   # full mode once per seed, spread of metrics
     python -m course_utils.tools.runner verify [NB ...]       # re-run in full mode, compare with committed outputs
+    python -m course_utils.tools.runner times [NB ...]        # wall and CPU time of each notebook, run alone
 
 ``run`` writes executed copies to ``build/executed/``, the records to ``build/records/`` and the summary to
 ``build/results.md`` and ``build/results.json``. ``benchmark`` runs one notebook once per seed
 (``COURSE_SEED``) into ``build/benchmark/seed-N/`` and writes ``build/benchmark/spread.md`` and ``.json``.
 ``verify`` re-runs notebooks in full mode into ``build/verify/`` and compares every ``[recorded]`` metric with the
 one in the committed outputs (exact to the printed digits, or within ``--rtol`` / two seed standard deviations).
+``times`` executes notebooks one after the other (mode from ``COURSE_FAST``, or ``--fast``) into ``build/times/`` and
+writes ``times.md`` and ``.json``; it changes nothing else (``make test`` does not use it).
+
+Every run records the notebook's **wall time** and its **CPU time**: the processor seconds (user + system) of the
+kernel process and of everything it ran, read from ``resource.getrusage(RUSAGE_CHILDREN)`` before and after the run.
+The kernel is a child process of the runner that is shut down and reaped (waited for) before the second reading,
+so its whole CPU time is counted; CPU time above wall time means more than one core worked. Where ``resource`` does
+not exist (Windows) the CPU time is ``None``. Time a notebook alone: other programs sharing the cores slow its wall
+time, so each run also records the one-minute load average of the machine when it started (``load``).
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from course_utils.config import REPO_ROOT
 
@@ -52,11 +62,54 @@ def _kernel_manager():
     return km
 
 
-def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = None) -> float:
+class NotebookTime(NamedTuple):
+    """Wall-clock seconds of one notebook run and the CPU seconds its kernel used (``None`` where not measurable)."""
+
+    wall_s: float
+    cpu_s: float | None
+
+    def text(self) -> str:
+        """``"wall 312 s, CPU 590 s"``."""
+        cpu = "CPU not measured" if self.cpu_s is None else f"CPU {self.cpu_s:.0f} s"
+        return f"wall {self.wall_s:.0f} s, {cpu}"
+
+
+def _reaped_children_cpu_s() -> float | None:
+    """User + system CPU seconds of every child process of this one that has ended and been waited for."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Clock:
+    """Wall time and reaped children's CPU time since it was made."""
+
+    def __init__(self) -> None:
+        self.wall0, self.cpu0 = time.perf_counter(), _reaped_children_cpu_s()
+
+    def read(self) -> NotebookTime:
+        cpu1 = _reaped_children_cpu_s()
+        cpu = None if cpu1 is None or self.cpu0 is None else round(cpu1 - self.cpu0, 2)
+        return NotebookTime(time.perf_counter() - self.wall0, cpu)
+
+
+def _load_average() -> float | None:
+    """The machine's one-minute load average (runnable processes), or None where the system has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = None) -> NotebookTime:
     """Execute ``path`` in a fresh kernel (cwd = its folder) with the given mode; save to ``out_path``.
 
-    Returns the wall time in seconds. Raises nbclient's CellExecutionError on the first failing cell,
-    after saving the partly executed notebook so the error can be read there.
+    Returns the wall time and the CPU time of the kernel (a :class:`NotebookTime`): the kernel is shut down and
+    reaped before the clock is read. Raises nbclient's CellExecutionError on the first failing cell, after saving
+    the partly executed notebook so the error can be read there.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -71,17 +124,20 @@ def execute(path: Path, out_path: Path, *, fast: bool, timeout: int | None = Non
         resources={"metadata": {"path": str(path.parent)}},
         km=km,
     )
-    start = time.perf_counter()
+    clock = _Clock()
     try:
         client.execute()
     finally:
+        # shut the kernel down and wait for its process (nbclient does the same for a manager of its own), so
+        # that RUSAGE_CHILDREN holds its CPU time when the clock is read
         if km is not None and km.has_kernel:  # a manager we pass in is ours to shut down
             from jupyter_core.utils import run_sync
 
-            run_sync(km.shutdown_kernel)()
+            run_sync(km.shutdown_kernel)(now=False)
+        elapsed = clock.read()
         out_path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_path)
-    return time.perf_counter() - start
+    return elapsed
 
 
 def _display_path(nb: Path) -> Path:
@@ -90,21 +146,31 @@ def _display_path(nb: Path) -> Path:
 
 
 def _execute_and_report(nb: Path, out_path: Path, *, fast: bool, label: str) -> dict[str, Any]:
-    """Execute one notebook, print how it went, and return its timing entry (seconds, status, mode).
+    """Execute one notebook, print how it went, and return its timing entry.
 
-    A failing notebook does not raise: callers go on with the next one and report every outcome.
+    The entry holds ``seconds`` (wall), ``cpu_seconds`` (the kernel's CPU time, ``None`` where not measurable),
+    ``status``, ``mode`` and ``load`` (the machine's one-minute load average at the start: above about 0.5 the cores
+    were not idle and the times are not the notebook's alone). A failing notebook does not raise: callers go on
+    with the next one and report every outcome.
     """
     mode = "fast" if fast else "full"
+    load = _load_average()
     print(f"▶ {label} ({mode} mode) ...", flush=True)
-    start = time.perf_counter()
+    clock = _Clock()
     try:
-        seconds, status = execute(nb, out_path, fast=fast), "ok"
+        elapsed, status = execute(nb, out_path, fast=fast), "ok"
     except Exception as exc:  # keep going: report every notebook
-        seconds, status = time.perf_counter() - start, "FAILED"
+        elapsed, status = clock.read(), "FAILED"  # execute has shut the kernel down before raising
         message = str(exc).strip()
         print(f"  failed: {message.splitlines()[-1] if message else type(exc).__name__}")
-    print(f"  {status} in {seconds:.0f} s", flush=True)
-    return {"seconds": round(seconds, 1), "status": status, "mode": mode}
+    print(f"  {status}: {elapsed.text()}", flush=True)
+    return {
+        "seconds": round(elapsed.wall_s, 1),
+        "cpu_seconds": None if elapsed.cpu_s is None else round(elapsed.cpu_s, 1),
+        "status": status,
+        "mode": mode,
+        "load": load,
+    }
 
 
 def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
@@ -227,6 +293,25 @@ def verify(notebooks: list[Path], build: Path, *, rtol: float = 0.0, spread_file
     return problems
 
 
+def times(notebooks: list[Path], build: Path, *, fast: bool) -> int:
+    """Execute ``notebooks`` one after the other and write their wall and CPU times to ``build/times.md``/``.json``.
+
+    Returns the number of notebooks that failed. Run it on an otherwise idle machine: the ``load`` column shows how
+    busy the cores were when each notebook started.
+    """
+    os.environ["COURSE_RESULTS_DIR"] = str(build / "records")
+    timings = {}
+    for nb in notebooks:
+        rel = _display_path(nb)
+        timings[str(rel)] = _execute_and_report(nb, build / "executed" / rel, fast=fast, label=str(rel))
+    from course_utils.tools.results import write_times
+
+    md = write_times(build, timings)
+    print(f"\nwrote {md} and {md.with_suffix('.json')}")
+    print(md.read_text())
+    return sum(t["status"] != "ok" for t in timings.values())
+
+
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course_utils.tools.runner", description="Execute course notebooks."
@@ -250,12 +335,21 @@ def _main(argv: list[str] | None = None) -> int:
     p_ver.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default: printing precision)")
     p_ver.add_argument("--spread", type=Path, default=None, help="spread.json of make benchmark: allow 2 std")
     p_ver.add_argument("--build", type=Path, default=REPO_ROOT / "build" / "verify")
+    p_times = sub.add_parser("times", help="execute notebooks alone, one by one, and report wall and CPU time")
+    p_times.add_argument("notebooks", nargs="*", type=Path, help="only these (default: all)")
+    p_times.add_argument("--fast", action="store_true", help="fast mode (default: COURSE_FAST, else full mode)")
+    p_times.add_argument("--build", type=Path, default=REPO_ROOT / "build" / "times")
     args = parser.parse_args(argv)
 
     if args.command == "verify":
         nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
         return 1 if verify(nbs, args.build.resolve(), rtol=args.rtol, spread_file=args.spread) else 0
 
+    if args.command == "times":
+        from course_utils.config import FAST
+
+        nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
+        return 1 if times(nbs, args.build.resolve(), fast=args.fast or FAST) else 0
     if args.command == "run":
         nbs = [p.resolve() for p in args.notebooks] or course_notebooks()
         return 1 if run_all(nbs, args.build.resolve(), fast=args.fast) else 0
@@ -267,16 +361,16 @@ def _main(argv: list[str] | None = None) -> int:
         for nb in args.notebooks:
             nb = nb.resolve()
             out = REPO_ROOT / "build" / "executed" / nb.relative_to(REPO_ROOT)
-            print(f"{nb.name}: {execute(nb, out, fast=FAST):.0f} s -> {out}")
+            print(f"{nb.name}: {execute(nb, out, fast=FAST).text()} -> {out}")
         return 0
     from course_utils.tools import labgen
 
     for nb in args.notebooks:
         nb = nb.resolve()
         out = REPO_ROOT / "build" / "executed" / nb.relative_to(REPO_ROOT)
-        seconds = execute(nb, out, fast=False)  # raises on a failing cell: the solution stays untouched
+        elapsed = execute(nb, out, fast=False)  # raises on a failing cell: the solution stays untouched
         shutil.copyfile(out, nb)
-        print(f"{nb.name}: {seconds:.0f} s (full mode, saved in place)")
+        print(f"{nb.name}: {elapsed.text()} (full mode, saved in place)")
     labgen._main([])
     return 0
 
