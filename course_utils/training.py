@@ -103,6 +103,7 @@ def fit(
     max_epochs: int,
     batch_size: int = 128,
     patience: int = 5,
+    min_epochs: int = 1,
     monitor: str = "val_loss",
     min_delta: float = 0.0,
     seed: int = 0,
@@ -118,7 +119,9 @@ def fit(
     ``validation_fraction`` (carved here from ``x``/``y`` with ``seed``). ``monitor`` is minimised, or maximised
     when its name holds "acc", "auc", "psnr" or "ssim". Training ends after ``patience`` epochs
     without an improvement of ``monitor`` by more than ``min_delta``, at ``max_epochs``, or before the next epoch
-    would pass ``time_budget_s`` seconds, whichever comes first.
+    would pass ``time_budget_s`` seconds, whichever comes first. ``min_epochs`` epochs always run, and the best epoch
+    is chosen among epochs ``min_epochs`` and later: use it for a model known to sit on a plateau at first (an
+    inpainter that starts by predicting black), so that patience does not end it there.
 
     Returns the ``History``; ``history.best_epoch`` (1-based), ``history.epochs_run`` and ``history.stopped_by``
     say how the run ended. Raises ``ValueError`` with the fix for a model that is not compiled or bad arguments.
@@ -134,6 +137,8 @@ def fit(
         raise ValueError(
             f"fit: max_epochs, patience and batch_size must be positive, got {max_epochs}, {patience}, {batch_size}."
         )
+    if not 1 <= int(min_epochs) <= int(max_epochs):
+        raise ValueError(f"fit: min_epochs must lie between 1 and max_epochs={max_epochs}, got {min_epochs}.")
     if validation_fraction is not None:
         x, y, x_val, y_val = _carve(x, y, validation_fraction, seed)
         validation = (x_val,) if y_val is None else (x_val, y_val)
@@ -145,7 +150,12 @@ def fit(
     keras.utils.set_random_seed(seed)
     mode = "max" if any(word in monitor for word in ("acc", "auc", "psnr", "ssim")) else "min"
     stop = keras.callbacks.EarlyStopping(
-        monitor=monitor, mode=mode, patience=int(patience), min_delta=min_delta, restore_best_weights=True
+        monitor=monitor,
+        mode=mode,
+        patience=int(patience),
+        min_delta=min_delta,
+        restore_best_weights=True,
+        start_from_epoch=int(min_epochs) - 1,
     )
     budget = [TimeBudget(time_budget_s)] if time_budget_s is not None else []
     history = model.fit(

@@ -166,3 +166,14 @@ def test_a_multi_loss_model_trains_without_targets():
     history = training.fit(vae, x, validation_data=x[:8], max_epochs=2, batch_size=16)
     assert {"val_loss", "val_reconstruction_loss", "val_kl_loss"} <= set(history.history)
     assert history.stopped_by in ("patience", "max_epochs") and 1 <= history.best_epoch <= 2
+
+
+def test_min_epochs_run_before_patience_counts_and_bound_the_best_epoch():
+    x = _data()
+    model = _model(lr=1e-6)  # a tiny step: the validation loss barely moves, patience 1 alone would stop at once
+    history = training.fit(
+        model, x, x, validation_data=(x, x), max_epochs=6, min_epochs=6, patience=1, batch_size=64, seed=0
+    )
+    assert history.epochs_run == 6 and history.best_epoch == 6
+    with pytest.raises(ValueError, match="min_epochs"):
+        training.fit(model, x, x, validation_data=(x, x), max_epochs=3, min_epochs=4)
