@@ -19,6 +19,7 @@ import sys
 import sysconfig
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -96,56 +97,67 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
-def test_notebook_00_runs_from_the_installed_wheel(wheel, tmp_path):
-    mirror = data_dir()
-    if not (mirror / "manifest.json").is_file():
-        pytest.skip(f"no dataset mirror at {mirror}: run `make data`")
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
+class Installed(NamedTuple):
+    python: Path  # the fresh environment's interpreter
+    purelib: Path  # its site-packages, where the wheel went
+    env: dict[str, str]  # the environment variables to run it with
+    home: Path  # a temporary folder outside the checkout
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Installed:
+    """A fresh venv outside the checkout with the wheel installed (no deps) and the dependencies borrowed."""
+    home = tmp_path_factory.mktemp("installed")
+    venv = home / "venv"
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=home)
     python = venv / "bin" / "python"
     env = _clean_env(
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        KERAS_HOME=str(tmp_path / "keras"),
-        JUPYTER_DATA_DIR=str(tmp_path / "jupyter"),
-        COURSE_DATA_DIR=str(mirror),
+        XDG_CACHE_HOME=str(home / "cache"),
+        KERAS_HOME=str(home / "keras"),
+        JUPYTER_DATA_DIR=str(home / "jupyter"),
+        COURSE_DATA_DIR=str(data_dir()),
         COURSE_FAST="1",
-        COURSE_RESULTS_DIR=str(tmp_path / "records"),
+        COURSE_RESULTS_DIR=str(home / "records"),
         OPENBLAS_NUM_THREADS="1",
     )
-    purelib = Path(
-        _run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=tmp_path, env=env
-        ).strip()
-    )
+    where = [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]
+    purelib = Path(_run(where, cwd=home, env=env).strip())
     # the dependencies: this environment's site-packages as plain paths (their own .pth files are not processed)
     borrowed = dict.fromkeys([*site.getsitepackages(), sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
     (purelib / "borrowed_dependencies.pth").write_text("".join(f"{p}\n" for p in borrowed if Path(p).is_dir()))
     # --target installs into the new site-packages and ignores the checkout's editable install seen on sys.path
     _run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(purelib), wheel],
-        cwd=tmp_path,
+        cwd=home,
         env=env,
     )
-    where = _run([str(python), "-c", "import course_utils; print(course_utils.__file__)"], cwd=tmp_path, env=env)
-    assert Path(where.strip()).is_relative_to(purelib), f"course_utils imported from {where.strip()}, not the wheel"
+    return Installed(python, purelib, env, home)
 
-    folder = tmp_path / "student"  # the notebook alone in a folder of its own, as a student would download it
-    folder.mkdir()
+
+def test_the_fresh_environment_imports_the_wheel_not_the_checkout(installed):
+    probe = "import course_utils.config as c; print(c.__file__); print(c.work_root())"
+    where, root = _run([str(installed.python), "-c", probe], cwd=installed.home, env=installed.env).split()
+    assert Path(where).is_relative_to(installed.purelib), f"course_utils imported from {where}, not from the wheel"
+    assert not Path(root).is_relative_to(REPO_ROOT), f"the installed package writes into the checkout ({root})"
+
+
+def test_notebook_00_runs_from_the_installed_wheel(installed):
+    mirror = data_dir()
+    if not (mirror / "manifest.json").is_file():
+        pytest.skip(f"no dataset mirror at {mirror}: run `make data`")
     import nbformat
 
+    folder = installed.home / "student"  # the notebook alone in a folder of its own, as a student would download it
+    folder.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     nbformat.write(nb, folder / NOTEBOOK.name)
-    (tmp_path / "driver.py").write_text(DRIVER)
-    executed = tmp_path / "executed.ipynb"
-    out = _run(
-        [str(python), str(tmp_path / "driver.py"), str(folder / NOTEBOOK.name), str(executed)],
-        cwd=folder,
-        env=env,
-        timeout=600,
-    )
+    driver, executed = installed.home / "driver.py", installed.home / "executed.ipynb"
+    driver.write_text(DRIVER)
+    command = [str(installed.python), str(driver), str(folder / NOTEBOOK.name), str(executed)]
+    out = _run(command, cwd=folder, env=installed.env, timeout=600)
     assert "executed:" in out
     probe = "".join(o.get("text", "") for o in nbformat.read(executed, as_version=4).cells[-1].outputs)
     lines = dict(line.split(" ", 1) for line in probe.splitlines())
-    assert Path(lines["course_utils"]).is_relative_to(purelib), f"the kernel imported the checkout's package: {probe}"
-    assert Path(lines["python"]).parent == python.parent, f"the kernel ran another interpreter: {probe}"
+    assert Path(lines["course_utils"]).is_relative_to(installed.purelib), f"the kernel imported another copy: {probe}"
+    assert Path(lines["python"]).parent == installed.python.parent, f"the kernel ran another interpreter: {probe}"
