@@ -13,11 +13,16 @@ def _norm(req: str) -> str:
     return re.sub(r"\s+", "", req).lower().replace("_", "-")
 
 
-def _pyproject_requirements() -> set[str]:
+# Optional groups that environment.yml names in a comment instead of installing (GPU-only, gigabytes of CUDA).
+COMMENT_ONLY_EXTRAS = ("gpu",)
+
+
+def _pyproject_requirements(skip: tuple[str, ...] = COMMENT_ONLY_EXTRAS) -> set[str]:
     data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     reqs = list(data["project"]["dependencies"])
-    for extra in data["project"].get("optional-dependencies", {}).values():
-        reqs += extra
+    for name, extra in data["project"].get("optional-dependencies", {}).items():
+        if name not in skip:
+            reqs += extra
     return {_norm(r) for r in reqs}
 
 
@@ -40,6 +45,19 @@ def test_environment_yml_matches_pyproject():
     assert pyproject, "no requirements parsed from pyproject.toml"
     assert pyproject == env, (
         f"only in pyproject: {sorted(pyproject - env)}; only in environment.yml: {sorted(env - pyproject)}"
+    )
+
+
+def test_gpu_extra_pins_cuda_tensorflow_and_environment_yml_names_it():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    pins = [_norm(r) for r in project["dependencies"] if _norm(r).startswith("tensorflow==")]
+    assert len(pins) == 1, f"expected one TensorFlow pin among the core dependencies, got {pins}"
+    cuda = pins[0].replace("tensorflow==", "tensorflow[and-cuda]==")
+    gpu = [_norm(r) for r in project["optional-dependencies"]["gpu"]]
+    assert gpu == [cuda], f"the gpu extra should be {cuda} (the core TensorFlow pin with CUDA), got {gpu}"
+    comments = [line for line in (REPO_ROOT / "environment.yml").read_text().splitlines() if line.startswith("#")]
+    assert any('pip install -e ".[gpu]"' in line and cuda in line for line in comments), (
+        f"environment.yml should say in a comment how GPU users add the gpu extra ({cuda})"
     )
 
 

@@ -77,3 +77,108 @@ def test_generate_writes_and_check_detects_drift(tmp_path):
     assert labgen.generate(sols, labs, check=True) == ["01_x.ipynb"]
     (labs / "99_orphan.ipynb").write_text("{}")
     assert "99_orphan.ipynb (no matching solution)" in labgen.generate(sols, labs, check=True)
+
+
+# ---- outside a clone: the Colab badge and the install cell, present only with [project.urls] Repository ----
+
+URL = "https://github.com/someone/autoencoders-course"
+COLAB = "https://colab.research.google.com/github/someone/autoencoders-course/blob/main/labs/01_x.ipynb"
+
+
+def _pyproject(tmp_path, url: str | None):
+    urls = f'\n[project.urls]\nHomepage = "https://example.org"\nRepository = "{url}"\n' if url else ""
+    path = tmp_path / "pyproject.toml"
+    path.write_text(f'[project]\nname = "course-utils"\nversion = "0.1.0"\n{urls}')
+    return path
+
+
+def _generated(tmp_path, url: str | None, solution=None):
+    """The text of the lab generated from a tiny solution (written once per folder) with or without a URL."""
+    sols, labs = tmp_path / "solutions", tmp_path / "labs"
+    sols.mkdir(exist_ok=True)
+    if not (sols / "01_x.ipynb").exists():
+        nbformat.write(solution or _solution_nb(), sols / "01_x.ipynb")
+    labgen.generate(sols, labs, pyproject=_pyproject(tmp_path, url))
+    return (labs / "01_x.ipynb").read_text()
+
+
+def test_repository_url_is_read_from_project_urls(tmp_path):
+    assert labgen.repository_url(_pyproject(tmp_path, URL)) == URL
+    assert labgen.repository_url(_pyproject(tmp_path, None)) is None
+    assert labgen.repository_url(tmp_path / "missing.toml") is None
+
+
+@pytest.mark.parametrize("url", [URL, URL + "/", URL + ".git", "http://www.github.com/someone/autoencoders-course"])
+def test_colab_url_from_a_github_url(url):
+    assert labgen.colab_url(url, "01_x.ipynb") == COLAB
+
+
+@pytest.mark.parametrize("url", ["https://gitlab.com/someone/course", "git@github.com:someone/course.git", "course"])
+def test_a_repository_that_is_not_on_github_is_an_error(url):
+    with pytest.raises(ValueError, match="is not a GitHub URL"):
+        labgen.colab_url(url, "01_x.ipynb")
+
+
+def test_without_a_repository_url_the_lab_has_neither_cell(tmp_path):
+    text = _generated(tmp_path, None)
+    assert text == labgen.lab_text(tmp_path / "solutions" / "01_x.ipynb", repository=None)
+    assert "colab" not in text.lower() and "pip install" not in text
+    assert len(nbformat.reads(text, as_version=4).cells) == len(_solution_nb().cells)
+
+
+def test_with_a_repository_url_the_lab_has_a_badge_and_a_first_install_cell(tmp_path):
+    text = _generated(tmp_path, URL)
+    lab = nbformat.reads(text, as_version=4)
+    nbformat.validate(lab)
+    badge = lab.cells[0]
+    assert badge.cell_type == "markdown" and badge.id == labgen.BADGE_CELL_ID
+    assert f"]({COLAB})" in badge.source and "Open In Colab" in badge.source
+    first_code = next(c for c in lab.cells if c.cell_type == "code")
+    assert first_code.id == labgen.INSTALL_CELL_ID and first_code.outputs == []
+    assert f'"course-utils @ git+{URL}"' in first_code.source
+    solution = nbformat.read(tmp_path / "solutions" / "01_x.ipynb", as_version=4)
+    assert lab.cells[1].id == solution.cells[0].id  # the solution's first cell comes right after the badge
+    assert len(lab.cells) == len(_solution_nb().cells) + 2
+    assert _generated(tmp_path, URL) == text, "the generated lab must be the same text every time"
+
+
+def test_generate_stops_on_a_repository_url_not_on_github(tmp_path):
+    with pytest.raises(ValueError, match="not a GitHub URL"):
+        _generated(tmp_path, "https://gitlab.com/someone/course")
+
+
+def _run_install_cell(source: str, monkeypatch, *, in_a_clone: bool) -> list[list[str]]:
+    """Execute the install cell with pip replaced by a recorder; return the commands it would have run."""
+    import importlib.util
+    import subprocess
+
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append(cmd[1:]))
+    real_find_spec = importlib.util.find_spec
+    if not in_a_clone:
+        monkeypatch.setattr(
+            importlib.util, "find_spec", lambda name, *a: None if name == "course_utils" else real_find_spec(name, *a)
+        )
+    exec(compile(source, "<install cell>", "exec"), {})
+    return calls
+
+
+def test_install_cell_installs_only_outside_a_clone(tmp_path, monkeypatch):
+    lab = nbformat.reads(_generated(tmp_path, URL), as_version=4)
+    source = next(c for c in lab.cells if c.cell_type == "code").source
+    assert _run_install_cell(source, monkeypatch, in_a_clone=True) == []
+    monkeypatch.undo()
+    calls = _run_install_cell(source, monkeypatch, in_a_clone=False)
+    assert calls == [["-m", "pip", "install", "-q", f"course-utils @ git+{URL}"]]
+
+
+def test_a_lab_that_reads_time_series_copies_them_after_installing(tmp_path, monkeypatch):
+    solution = _solution_nb()
+    solution.cells.append(nbformat.v4.new_code_cell('x, y = data.load_series("italy_power_demand", "train")'))
+    lab = nbformat.reads(_generated(tmp_path, URL, solution), as_version=4)
+    source = next(c for c in lab.cells if c.cell_type == "code").source
+    calls = _run_install_cell(source, monkeypatch, in_a_clone=False)
+    assert calls[-1] == ["-m", "course_utils.tools.mirror", "series"] and len(calls) == 2
+    (tmp_path / "plain").mkdir()
+    plain = nbformat.reads(_generated(tmp_path / "plain", URL), as_version=4)
+    assert "tools.mirror" not in next(c for c in plain.cells if c.cell_type == "code").source

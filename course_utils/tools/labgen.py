@@ -5,6 +5,12 @@ lines. Text after ``### BEGIN SOLUTION:`` becomes the message of the stub that r
 markdown cells, ``<!-- BEGIN SOLUTION -->`` … ``<!-- END SOLUTION -->`` hides a model answer. Outputs
 and execution counts are cleared.
 
+When ``pyproject.toml`` names the public repository (``[project.urls]``, ``Repository =
+"https://github.com/OWNER/REPO"``), each lab also opens outside a clone: an "Open in Colab" badge above its title
+and, before its first code cell, a cell that installs the course's package from that repository unless
+``course_utils`` is importable already (as in a clone). Without a local mirror the datasets then come from
+TensorFlow Datasets (:mod:`course_utils.data`). Without the URL the labs have neither cell.
+
     python -m course_utils.tools.labgen            # write labs/ from solutions/
     python -m course_utils.tools.labgen --check    # exit 1 if labs/ differs from what would be written
 """
@@ -26,6 +32,29 @@ END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 DEFAULT_HINT = "complete this exercise (see the instructions above)"
 MD_STUB = "*Write your answer here.*"
+
+GITHUB_URL = re.compile(r"^https?://(?:www\.)?github\.com/(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$")
+COLAB_URL = "https://colab.research.google.com/github/{owner}/{repo}/blob/main/labs/{name}"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_CELL_ID, INSTALL_CELL_ID = "open-in-colab", "install-course-utils"  # fixed ids: the labs' text stays stable
+INSTALL_SOURCE = """\
+# Outside a clone of the course (Colab, a Jupyter of your own): install the course's package from its repository.
+# In a clone `course_utils` is importable already (`make setup`) and this cell does nothing. Without the clone's
+# dataset mirror, the images come from TensorFlow Datasets: the first load needs the internet.{series_comment}
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_utils") is None:
+    requirement = "course-utils @ git+{url}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
+    importlib.invalidate_caches()
+    print(f"installed {{requirement}}"){series}"""
+# Lab 09's time series have no TensorFlow Datasets fallback: outside a clone they are copied from the aeon wheel
+SERIES_COMMENT = """
+# The time series are copied from the wheel of the aeon library (pip download, checksummed) into the mirror."""
+SERIES_SOURCE = """
+    subprocess.run([sys.executable, "-m", "course_utils.tools.mirror", "series"], check=True)"""
 
 
 class MarkerError(ValueError):
@@ -64,8 +93,68 @@ def strip_markdown(source: str, where: str = "cell") -> tuple[str, int]:
     return new, count
 
 
-def make_lab(solution: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, int]:
-    """The student version of a solution notebook and the number of exercises it has."""
+def repository_url(pyproject: Path | None = None) -> str | None:
+    """``[project.urls]`` ``Repository`` of ``pyproject`` (default: the clone's), or None when it is not set."""
+    path = REPO_ROOT / "pyproject.toml" if pyproject is None else Path(pyproject)
+    if not path.is_file():
+        return None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: tomli comes with pytest (the dev extra)
+        import tomli as tomllib
+
+    urls = tomllib.loads(path.read_text()).get("project", {}).get("urls", {})
+    url = next((value for key, value in urls.items() if key.lower() == "repository"), None)
+    return (url.strip() or None) if isinstance(url, str) else None
+
+
+def colab_url(repository: str, lab_name: str) -> str:
+    """The "Open in Colab" link of ``labs/<lab_name>`` in a GitHub repository (its ``main`` branch)."""
+    match = GITHUB_URL.match(repository.strip())
+    if match is None:
+        raise ValueError(
+            f"[project.urls] Repository = {repository!r} is not a GitHub URL (https://github.com/OWNER/REPO): "
+            "Colab opens notebooks from GitHub. Fix the URL in pyproject.toml, or remove it to generate labs "
+            "without the badge and the install cell."
+        )
+    return COLAB_URL.format(owner=match["owner"], repo=match["repo"], name=lab_name)
+
+
+def _fixed_cell(cell: nbformat.NotebookNode, cell_id: str, nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``cell`` with a fixed id (nbformat 4.5 and later; older notebooks have no cell ids)."""
+    if (nb.nbformat, nb.nbformat_minor) >= (4, 5):
+        cell.id = cell_id
+    else:
+        cell.pop("id", None)
+    return cell
+
+
+def add_outside_clone_cells(lab: nbformat.NotebookNode, lab_name: str, repository: str) -> None:
+    """Put the Colab badge at the top of ``lab`` and the install cell before its first code cell (in place).
+
+    A lab that reads time series (``data.load_series``) also copies them into the mirror in its install cell.
+    """
+    badge = f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(repository, lab_name)})"
+    url = repository.strip().rstrip("/")
+    uses_series = any(c.cell_type == "code" and "load_series" in c.source for c in lab.cells)
+    install = INSTALL_SOURCE.format(
+        url=url,
+        series_comment=SERIES_COMMENT if uses_series else "",
+        series=SERIES_SOURCE if uses_series else "",
+    )
+    first_code = next((i for i, c in enumerate(lab.cells) if c.cell_type == "code"), len(lab.cells))
+    lab.cells.insert(first_code, _fixed_cell(nbformat.v4.new_code_cell(install), INSTALL_CELL_ID, lab))
+    lab.cells.insert(0, _fixed_cell(nbformat.v4.new_markdown_cell(badge), BADGE_CELL_ID, lab))
+
+
+def make_lab(
+    solution: nbformat.NotebookNode, name: str = "notebook", repository: str | None = None
+) -> tuple[nbformat.NotebookNode, int]:
+    """The student version of a solution notebook and the number of exercises it has.
+
+    With ``repository`` (a GitHub URL) the lab also gets the Colab badge and the install cell
+    (:func:`add_outside_clone_cells`).
+    """
     lab = copy.deepcopy(solution)
     exercises = 0
     for i, cell in enumerate(lab.cells):
@@ -81,24 +170,30 @@ def make_lab(solution: nbformat.NotebookNode, name: str = "notebook") -> tuple[n
             n = 0
         exercises += n
     lab.metadata.pop("widgets", None)
+    if repository is not None:
+        add_outside_clone_cells(lab, name, repository)
     return lab, exercises
 
 
-def lab_text(solution_path: Path) -> str:
+def lab_text(solution_path: Path, repository: str | None = None) -> str:
     """The lab notebook generated from ``solution_path``, as the exact text that is written to disk."""
     solution = nbformat.read(solution_path, as_version=4)
-    lab, _ = make_lab(solution, solution_path.name)
+    lab, _ = make_lab(solution, solution_path.name, repository)
     return nbformat.writes(lab) + "\n"
 
 
-def generate(solutions: Path, labs: Path, check: bool = False) -> list[str]:
-    """Write (or, with ``check``, compare) every lab; return the names that differ or were written."""
+def generate(solutions: Path, labs: Path, check: bool = False, pyproject: Path | None = None) -> list[str]:
+    """Write (or, with ``check``, compare) every lab; return the names that differ or were written.
+
+    The repository URL for the badge and the install cell comes from ``pyproject`` (default: the clone's).
+    """
+    repository = repository_url(pyproject)
     changed = []
     labs.mkdir(parents=True, exist_ok=True)
     expected_names = set()
     for sol in sorted(solutions.glob("*.ipynb")):
         expected_names.add(sol.name)
-        text = lab_text(sol)
+        text = lab_text(sol, repository)
         target = labs / sol.name
         if not target.exists() or target.read_text() != text:
             changed.append(sol.name)
@@ -119,8 +214,9 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     parser.add_argument("--solutions", type=Path, default=REPO_ROOT / "solutions")
     parser.add_argument("--labs", type=Path, default=REPO_ROOT / "labs")
+    parser.add_argument("--pyproject", type=Path, default=REPO_ROOT / "pyproject.toml", help="where the URL is read")
     args = parser.parse_args(argv)
-    changed = generate(args.solutions, args.labs, check=args.check)
+    changed = generate(args.solutions, args.labs, check=args.check, pyproject=args.pyproject)
     if args.check:
         if changed:
             print("labs/ is out of date for: " + ", ".join(changed))
