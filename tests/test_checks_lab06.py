@@ -183,64 +183,102 @@ def test_sigmoid_penalty_catches_mistake(capsys, mistake, hint):
 
 
 # ----------------------------------------------------------------------------------------------
-# Exercise 3: train_step
+# Exercise 3: compute_losses (the contractive loss) and the train_step that minimises it
 # ----------------------------------------------------------------------------------------------
 
 
-def make_cae(step_mistake=None, loss_mistake=None, save_lam=True):
+def make_cae(mistake=None):
+    """A contractive autoencoder written independently of the notebook; `mistake` switches one typical error in."""
+
     class CAE(MultiLossModel):
         loss_terms = ("reconstruction", "contractive")
 
-        def __init__(self, encoder, decoder, lam=0.1, **kwargs):
+        def __init__(self, encoder, decoder, lam=0.1, penalty="exact", **kwargs):
             super().__init__(**kwargs)
-            self.encoder, self.decoder, self.lam = encoder, decoder, float(lam)
+            self.encoder, self.decoder, self.lam, self.penalty = encoder, decoder, float(lam), penalty
 
         def call(self, x, training=False):
             return self.decoder(self.encoder(x))
 
-        def compute_losses(self, data, training=False):
-            x = model_inputs(data)
+        def terms(self, x):
+            m = mistake
             h = self.encoder(x)
             x_hat = self.decoder(h)
-            if loss_mistake == "decoder-jacobian":
-                pen = exact(self.decoder, h)
-            elif loss_mistake == "whole-jacobian":
-                pen = exact(self, x)
+            if m == "decoder-jacobian":
+                per = exact(self.decoder, h)
+            elif m == "whole-jacobian":
+                per = exact(self, x)
+            elif self.penalty == "sigmoid" and m != "sigmoid-ignored-wrongly":
+                per = sigmoid_closed_form(h, self.encoder.get_layer("code").kernel)
+            elif m == "sigmoid-ignored-wrongly" and self.penalty == "sigmoid":
+                per = sigmoid_closed_form(h, tf.ones_like(self.encoder.get_layer("code").kernel))
             else:
-                pen = exact(self.encoder, x)
-            rec = ops.mean(ops.square(x_hat - x))
-            pen = ops.mean(pen)
-            return {"loss": rec + self.lam * pen, "reconstruction_loss": rec, "contractive_loss": pen}
+                per = exact(self.encoder, x)
+            if m == "not-squared":
+                per = tf.sqrt(per)
+            if m == "stop-gradient":
+                per = tf.stop_gradient(per)
+            pen = tf.reduce_sum(per) if m == "batch-sum" else tf.reduce_mean(per)
+            err = tf.square(x_hat - x)
+            rec = (
+                tf.reduce_mean(tf.reduce_sum(tf.reshape(err, (tf.shape(x)[0], -1)), 1))
+                if m == "pixel-sum"
+                else (tf.reduce_mean(err))
+            )
+            total = {
+                "no-lambda": rec + pen,
+                "lambda-on-reconstruction": self.lam * rec + pen,
+                "sign": rec - self.lam * pen,
+                "no-penalty": rec,
+                "no-reconstruction": self.lam * pen,
+                "lambda-twice": rec + 2 * self.lam * pen,
+            }.get(m, rec + self.lam * pen)
+            tracked_pen = self.lam * pen if m == "lambda-in-tracker" else pen
+            tracked_rec = total if m == "total-in-tracker" else rec
+            return {"loss": total, "reconstruction_loss": tracked_rec, "contractive_loss": tracked_pen}
+
+        def compute_losses(self, data, training=False):
+            x = model_inputs(data)
+            if mistake == "stale-compute-losses":  # train_step computes the loss itself; this copy lags behind
+                rec = tf.reduce_mean(tf.square(self.decoder(self.encoder(x)) - x))
+                return {"loss": rec, "reconstruction_loss": rec, "contractive_loss": tf.zeros(())}
+            return self.terms(x)
 
         def train_step(self, data):
-            m = step_mistake
+            m = mistake
+            x = model_inputs(data)
             if m == "outside-tape":
                 losses = self.compute_losses(data, training=True)
             with tf.GradientTape() as tape:
-                if m != "outside-tape":
+                if m == "stale-compute-losses":
+                    losses = self.terms(x)
+                elif m != "outside-tape":
                     losses = self.compute_losses(data, training=True)
-                total = {
-                    "reconstruction-only": losses["reconstruction_loss"],
-                    "lambda-ignored": losses["reconstruction_loss"] + losses["contractive_loss"],
-                    "lambda-twice": losses["loss"] + self.lam * losses["contractive_loss"],
-                    "sign": losses["reconstruction_loss"] - self.lam * losses["contractive_loss"],
-                }.get(m, losses["loss"])
-            variables = self.encoder.trainable_variables if m == "encoder-only" else self.trainable_variables
+                total = losses["reconstruction_loss"] if m == "differentiate-reconstruction" else losses["loss"]
+            variables = {
+                "encoder-only": self.encoder.trainable_variables,
+                "decoder-only": self.decoder.trainable_variables,
+            }.get(m, self.trainable_variables)
             grads = tape.gradient(total, variables)
             if m != "no-apply":
                 self.optimizer.apply(grads, variables)
             if m == "no-trackers":
                 return losses
             if m == "numpy-in-step":
-                print_value = float(losses["loss"])  # noqa: F841  (breaks inside tf.function)
+                print_value = losses["loss"].numpy()  # noqa: F841  (breaks inside tf.function)
             if m == "trackers-twice":
                 self.update_trackers(losses)
             return self.update_trackers(losses)
 
         def get_config(self):
-            return super().get_config() | ({"lam": self.lam} if save_lam else {})
+            extra = {} if mistake == "lam-not-saved" else {"lam": self.lam}
+            return super().get_config() | extra | {"penalty": self.penalty}
 
-    CAE.__name__ = f"CAE_{step_mistake}_{loss_mistake}_{save_lam}"
+    if mistake == "no-override":
+        del CAE.train_step
+    if mistake == "no-compute-losses":  # the whole loss written inside train_step, none for evaluate
+        del CAE.compute_losses
+    CAE.__name__ = f"CAE_{mistake}"
     return keras.saving.register_keras_serializable(package="test_lab06")(CAE)
 
 
@@ -250,34 +288,40 @@ def test_train_step_passes_on_correct_solution(capsys):
     assert out.startswith("✔ contractive train_step")
 
 
-def test_train_step_passes_with_base_class_step(capsys):
-    """Another correct answer: delegating to MultiLossModel.train_step."""
-    cls = make_cae()
-    cls.train_step = MultiLossModel.train_step
-    ok, out = run(lab06.check_contractive_train_step, cls, capsys=capsys)
-    assert ok, out
-
-
 @pytest.mark.parametrize(
-    "kwargs, hint",
+    "mistake, hint",
     [
-        ({"step_mistake": "no-apply"}, "changed no weight"),
-        ({"step_mistake": "encoder-only"}, "decoder's weights did not change"),
-        ({"step_mistake": "reconstruction-only"}, "reconstruction loss only"),
-        ({"step_mistake": "lambda-ignored"}, "weights the penalty by 1"),
-        ({"step_mistake": "lambda-twice"}, "weighted by 2λ"),
-        ({"step_mistake": "sign"}, "−∇(reconstruction + λ·penalty)"),
-        ({"step_mistake": "trackers-twice"}, "updated 6 times"),
-        ({"step_mistake": "no-trackers"}, "updated 0 times"),
-        ({"step_mistake": "outside-tape"}, "inside the `with tf.GradientTape()`"),
-        ({"step_mistake": "numpy-in-step"}, "inside fit"),
-        ({"loss_mistake": "decoder-jacobian"}, "decoder's Jacobian"),
-        ({"loss_mistake": "whole-jacobian"}, "whole autoencoder"),
-        ({"save_lam": False}, "get_config"),
+        ("no-override", "no train_step of its own"),
+        ("no-compute-losses", "no compute_losses of its own"),
+        ("not-squared", "not of its square"),
+        ("decoder-jacobian", "decoder's Jacobian"),
+        ("whole-jacobian", "whole autoencoder"),
+        ("batch-sum", "summed over the batch"),
+        ("pixel-sum", "summed over the pixels"),
+        ("no-lambda", "weights the penalty by 1"),
+        ("lambda-on-reconstruction", "λ multiplies the reconstruction"),
+        ("lambda-twice", "weighted by 2λ"),
+        ("sign", "penalty is subtracted"),
+        ("no-penalty", "reconstruction alone"),
+        ("no-reconstruction", "λ·penalty alone"),
+        ("lambda-in-tracker", "λ enters only the total"),
+        ("total-in-tracker", "reconstruction_loss holds the total"),
+        ("stop-gradient", "reconstruction loss only"),
+        ("differentiate-reconstruction", "reconstruction loss only"),
+        ("encoder-only", "decoder's weights did not change"),
+        ("decoder-only", "encoder's weights did not change"),
+        ("no-apply", "changed no weight"),
+        ("no-trackers", "holds 0 updates"),
+        ("trackers-twice", "holds 2 updates"),
+        ("outside-tape", "inside the `with tf.GradientTape()`"),
+        ("numpy-in-step", "fails compiled"),
+        ("sigmoid-ignored-wrongly", 'penalty="sigmoid"'),
+        ("stale-compute-losses", "evaluate (the base test_step"),
+        ("lam-not-saved", "get_config"),
     ],
 )
-def test_train_step_catches_mistake(capsys, kwargs, hint):
-    ok, out = run(lab06.check_contractive_train_step, make_cae(**kwargs), capsys=capsys)
+def test_train_step_catches_mistake(capsys, mistake, hint):
+    ok, out = run(lab06.check_contractive_train_step, make_cae(mistake), capsys=capsys)
     assert not ok
     assert out.startswith("✘ contractive train_step")
     assert hint in out, out

@@ -15,13 +15,16 @@ import numpy as np
 
 from course_utils.checks import expect, run_checks
 from course_utils.checks.probes import (
+    compiled,
     expect_gradients_reach,
+    expect_updated_once,
     expect_weights_match,
     keras_round_trip,
     sgd_reference_step,
     tiny_images,
     tiny_vectors,
     to_numpy,
+    tracker_counts,
 )
 
 IMAGE = (3, 4)
@@ -351,7 +354,7 @@ def check_contractive_penalty_sigmoid(contractive_penalty_sigmoid: Callable[[Any
 
 
 # --------------------------------------------------------------------------------------------------
-# Exercise 3: train_step of the contractive autoencoder
+# Exercise 3: the contractive loss and the train_step that minimises it
 # --------------------------------------------------------------------------------------------------
 
 TRACKERS = ("loss", "reconstruction_loss", "contractive_loss")
@@ -369,35 +372,161 @@ def _tiny_parts(seed: int):
 
 
 def _reference_losses(enc: Any, dec: Any, x: np.ndarray) -> dict[str, float]:
-    """Float64: reconstruction MSE, mean ‖J_f‖²_F, and two wrong penalties (decoder's and whole model's)."""
+    """Float64 batch values of the right terms and of the terms that typical mistakes compute instead."""
     h, j_enc = reference_jacobian(enc, x)
     x_hat, j_dec = reference_jacobian(dec, h)
     j_whole = np.einsum("bpk,bkd->bpd", j_dec, j_enc)
+    squared_error = (x_hat - x.reshape(len(x), -1)) ** 2
+    per_example = (j_enc**2).sum(axis=(1, 2))
     return {
-        "reconstruction": float(np.mean((x_hat - x.reshape(len(x), -1)) ** 2)),
-        "contractive": float(np.mean((j_enc**2).sum(axis=(1, 2)))),
+        "reconstruction": float(squared_error.mean()),
+        "contractive": float(per_example.mean()),
+        "pixel_sum": float(squared_error.sum(axis=1).mean()),
+        "batch_sum": float(per_example.sum()),
+        "not_squared": float(np.sqrt(per_example).mean()),
         "decoder": float(np.mean((j_dec**2).sum(axis=(1, 2)))),
         "whole": float(np.mean((j_whole**2).sum(axis=(1, 2)))),
     }
 
 
-def check_contractive_train_step(model_cls: Callable[..., Any], lam: float = 0.3) -> bool:
-    """`model_cls(encoder, decoder, lam=…)`: a MultiLossModel whose train_step minimises rec + λ·‖J_f‖²_F."""
+def _tf_loss(enc: Any, dec: Any, x: np.ndarray, w_rec: float, w_pen: float) -> Callable[[], Any]:
+    """w_rec · MSE + w_pen · mean ‖J_f‖²_F in TensorFlow (the closed form is exact for a one-layer sigmoid encoder)."""
+    import tensorflow as tf
+
+    def fn():
+        xt = tf.constant(x)
+        h = enc(xt)
+        kernel = enc.get_layer("code").kernel
+        pen = tf.reduce_mean(tf.reduce_sum(tf.square(h * (1 - h)) * tf.reduce_sum(tf.square(kernel), 0), 1))
+        return w_rec * tf.reduce_mean(tf.square(dec(h) - xt)) + w_pen * pen
+
+    return fn
+
+
+def _own_method(model_cls: type, name: str) -> bool:
+    """True if ``model_cls`` (or a class between it and MultiLossModel) defines ``name`` itself."""
+    for klass in model_cls.__mro__:
+        if klass.__module__.startswith(("course_utils.models", "keras")):
+            return False
+        if name in vars(klass):
+            return True
+    return False
+
+
+def check_contractive_train_step(model_cls: type, lam: float = 0.3) -> bool:
+    """`model_cls(encoder, decoder, lam=…, penalty=…)`: compute_losses = MSE + λ·mean ‖J_f‖²_F; train_step minimises it.
+
+    One student step on a probe batch of six different images is compared with a reference step computed here
+    (the losses in float64 with the chain rule, the new weights with plain SGD on a loss written here); the step
+    must be the class's own `train_step`; `evaluate` (the base test_step, through compute_losses) must give the
+    same losses on another batch without changing any weight.
+    """
     import keras
     import tensorflow as tf
 
     x = tiny_images(6, IMAGE, seed=7)
+    x_other = tiny_images(4, IMAGE, seed=8)
     lr = 0.5
 
-    def make(seed: int = 11, lam: float = lam):
+    def make(seed: int = 11, penalty: str = "exact"):
         enc, dec = _tiny_parts(seed)
-        model = model_cls(enc, dec, lam=lam, name="contractive_autoencoder")
+        model = model_cls(enc, dec, lam=lam, penalty=penalty, name="contractive_autoencoder")
         model.compile(optimizer=keras.optimizers.SGD(lr))
         return model, enc, dec
 
-    def step_returns_the_right_terms():
+    def overrides_the_step():
+        expect(
+            _own_method(model_cls, "train_step"),
+            "the class has no train_step of its own: write it (the base class's step is not the exercise).",
+        )
+        expect(
+            _own_method(model_cls, "compute_losses"),
+            "the class has no compute_losses of its own: write the contractive loss there, so that train_step "
+            "and evaluate (test_step) share it.",
+        )
+
+    def tracker_values_match(logs: dict, ref: dict) -> None:
+        expect(
+            isinstance(logs, dict), f"train_step should return a dict of tracker results; got {type(logs).__name__}."
+        )
+        expect(set(TRACKERS) <= set(logs), f"train_step should return {list(TRACKERS)}; got {sorted(logs)}.")
+        got = {k: float(to_numpy(logs[k])) for k in TRACKERS}
+        expect(all(np.isfinite(v) for v in got.values()), "a returned loss is NaN or inf.")
+        rec, con, total = got["reconstruction_loss"], got["contractive_loss"], got["loss"]
+        rec_ref, con_ref = ref["reconstruction"], ref["contractive"]
+
+        def near(a, b):
+            return bool(np.isclose(a, b, rtol=1e-3, atol=1e-9))
+
+        wrong_penalty = [
+            (
+                "decoder",
+                "the contractive term is the decoder's Jacobian (pixels w.r.t. codes): it should be the "
+                "encoder's, codes w.r.t. the input x.",
+            ),
+            (
+                "whole",
+                "the contractive term is the Jacobian of the whole autoencoder (reconstruction w.r.t. input): "
+                "it should be the encoder's, codes w.r.t. the input x.",
+            ),
+            ("not_squared", "the contractive term is the mean of ‖J_f‖_F, not of its square ‖J_f‖²_F."),
+            (
+                "batch_sum",
+                "the contractive term is summed over the batch: take the batch mean of the per-example penalty.",
+            ),
+        ]
+        for key, hint in wrong_penalty:
+            if near(con, ref[key]):
+                expect(False, hint)
+        if near(con, lam * con_ref):
+            expect(
+                False,
+                "contractive_loss holds λ·penalty: the tracker shows the penalty itself (the batch mean of "
+                "‖J_f‖²_F); λ enters only the total.",
+            )
+        expect(near(con, con_ref), "contractive_loss is not the batch mean of ‖∂h/∂x‖²_F of the encoder.")
+        if near(rec, ref["pixel_sum"]):
+            expect(
+                False,
+                "reconstruction_loss is summed over the pixels: the lab's MSE is the mean over pixels and images.",
+            )
+        if near(rec, rec_ref + lam * con_ref):
+            expect(False, "reconstruction_loss holds the total: it should be the MSE alone.")
+        expect(
+            near(rec, rec_ref), "reconstruction_loss is not the mean squared error between x and its reconstruction."
+        )
+        wrong_total = [
+            (rec_ref, "the total 'loss' is the reconstruction alone: add λ·penalty."),
+            (lam * con_ref, "the total 'loss' is λ·penalty alone: add the reconstruction MSE."),
+            (
+                rec_ref + con_ref,
+                "the total 'loss' weights the penalty by 1: it is reconstruction + λ·penalty (λ = self.lam).",
+            ),
+            (
+                lam * rec_ref + con_ref,
+                "λ multiplies the reconstruction: it weights the penalty, reconstruction + λ·penalty.",
+            ),
+            (
+                rec_ref - lam * con_ref,
+                "the penalty is subtracted: the total is reconstruction + λ·penalty (the "
+                "penalty is a price on sensitivity).",
+            ),
+            (rec_ref + 2 * lam * con_ref, "the penalty is weighted by 2λ: λ is applied twice."),
+        ]
+        for value, hint in wrong_total:
+            if near(total, value):
+                expect(False, hint)
+        expect(near(total, rec_ref + lam * con_ref), "'loss' should be reconstruction_loss + λ·contractive_loss.")
+
+    def one_step_matches_the_reference():
         model, enc, dec = make()
         ref = _reference_losses(enc, dec, x)
+        variables = enc.trainable_variables + dec.trainable_variables
+        before = [to_numpy(v) for v in variables]
+        steps = {
+            w: sgd_reference_step(variables, _tf_loss(enc, dec, x, *w), lr)[1]
+            for w in ((1.0, lam), (1.0, 0.0), (0.0, lam))
+        }
         try:
             logs = model.train_step(tf.constant(x))
         except ValueError as exc:
@@ -408,67 +537,18 @@ def check_contractive_train_step(model_cls: Callable[..., Any], lam: float = 0.3
                 "no gradient reaches any weight: call compute_losses inside the `with tf.GradientTape()` "
                 "block, so that the tape records how the loss depends on the weights.",
             )
-        expect(
-            isinstance(logs, dict), f"train_step should return a dict of tracker results; got {type(logs).__name__}."
-        )
-        expect(set(TRACKERS) <= set(logs), f"train_step should return {list(TRACKERS)}; got {sorted(logs)}.")
-        logs = {k: float(to_numpy(logs[k])) for k in TRACKERS}
-        expect(all(np.isfinite(v) for v in logs.values()), "a returned loss is NaN or inf.")
-        rec, con, total = logs["reconstruction_loss"], logs["contractive_loss"], logs["loss"]
-        if np.isclose(con, ref["decoder"], rtol=1e-3):
+        for name in TRACKERS:
             expect(
-                False,
-                "the contractive term is the decoder's Jacobian (pixels w.r.t. codes): it should be the "
-                "encoder's, codes w.r.t. the input.",
+                name in tracker_counts(model),
+                f"model.metrics does not list the tracker '{name}': keep MultiLossModel's trackers.",
             )
-        if np.isclose(con, ref["whole"], rtol=1e-3):
-            expect(
-                False,
-                "the contractive term is the Jacobian of the whole autoencoder (reconstruction w.r.t. "
-                "input): it should be the encoder's, codes w.r.t. the input.",
-            )
-        expect(
-            np.isclose(con, ref["contractive"], rtol=1e-3),
-            "contractive_loss is not the batch mean of ‖∂h/∂x‖²_F of the encoder.",
-        )
-        expect(
-            np.isclose(rec, ref["reconstruction"], rtol=1e-3),
-            "reconstruction_loss is not the mean squared error between x and its reconstruction.",
-        )
-        expect(
-            np.isclose(total, rec + lam * con, rtol=1e-4),
-            "'loss' should be reconstruction_loss + λ·contractive_loss (λ = self.lam).",
-        )
-
-    def one_sgd_step_matches():
-        def loss_fn(enc, dec, weight):
-            def fn():  # the tiny encoder is one sigmoid layer: the closed form is its exact penalty
-                xt = tf.constant(x)
-                h = enc(xt)
-                kernel = enc.get_layer("code").kernel
-                pen = tf.reduce_mean(tf.reduce_sum(tf.square(h * (1 - h)) * tf.reduce_sum(tf.square(kernel), 0), 1))
-                rec = tf.reduce_mean(tf.square(dec(h) - xt))
-                return rec + weight * pen
-
-            return fn
-
-        model, enc, dec = make()
-        variables = enc.trainable_variables + dec.trainable_variables
-        before = [to_numpy(v) for v in variables]
-        refs = {w: sgd_reference_step(variables, loss_fn(enc, dec, w), lr)[1] for w in (lam, 0.0, 1.0, 2 * lam)}
-        try:
-            model.fit(x, epochs=1, batch_size=len(x), shuffle=False, verbose=0)  # one step inside tf.function
-        except Exception as exc:  # noqa: BLE001
-            expect(
-                False,
-                f"train_step works when called directly but fails inside fit, which runs it as a "
-                f"tf.function ({type(exc).__name__}): no float(), .numpy() or print of tensor values.",
-            )
+        expect_updated_once(model, TRACKERS)
+        tracker_values_match(logs, ref)
         after = [to_numpy(v) for v in variables]
         moved = [not np.allclose(a, b) for a, b in zip(after, before)]
         expect(
             any(moved),
-            "one step of fit changed no weight: apply the gradients with "
+            "the step changed no weight: apply the gradients with "
             "self.optimizer.apply(grads, self.trainable_variables).",
         )
         n_enc = len(enc.trainable_variables)
@@ -481,61 +561,93 @@ def check_contractive_train_step(model_cls: Callable[..., Any], lam: float = 0.3
             "the encoder's weights did not change: differentiate with respect to all of self.trainable_variables.",
         )
 
-        def same(ref):
-            return all(np.allclose(a, r, atol=2e-6) for a, r in zip(after, ref))
+        def same(ref_weights):
+            return all(np.allclose(a, r, atol=2e-6) for a, r in zip(after, ref_weights))
 
         expect(
-            not same(refs[0.0]),
-            "the step follows the reconstruction loss only: take the gradient of the total "
-            "'loss', so that the penalty's gradient shrinks the encoder's Jacobian.",
+            not same(steps[(1.0, 0.0)]),
+            "the step follows the reconstruction loss only: the penalty's gradient does not reach the weights "
+            "(is the penalty cut from the tape by stop_gradient or NumPy, or missing from what you differentiate?).",
         )
         expect(
-            not same(refs[1.0]),
-            "the step weights the penalty by 1: the total is reconstruction + λ·penalty "
-            "(use losses['loss'] from compute_losses).",
-        )
-        expect(
-            not same(refs[2 * lam]),
-            "the penalty is weighted by 2λ: λ is applied twice (losses['loss'] already contains λ·penalty).",
+            not same(steps[(0.0, lam)]),
+            "the step follows the penalty only: differentiate the total, reconstruction + λ·penalty.",
         )
         expect_weights_match(
             after,
-            refs[lam],
-            "one SGD step does not move the weights along −∇(reconstruction + "
-            "λ·penalty): record the losses under the tape, differentiate "
-            "losses['loss'], apply once.",
+            steps[(1.0, lam)],
+            "one SGD step does not move the weights along −∇(reconstruction + λ·penalty): compute the losses "
+            "under the tape, differentiate the total 'loss' with respect to self.trainable_variables, apply once.",
             atol=2e-6,
         )
 
-    def trackers_count_steps_and_the_model_round_trips():
-        model, _, _ = make(seed=12)
-        model.fit(x, epochs=1, batch_size=2, shuffle=False, verbose=0)  # three steps
-        counts = {m.name: float(to_numpy(m.count)) for m in model.metrics if m.name in TRACKERS}
-        expect(set(counts) == set(TRACKERS), f"model.metrics should list the trackers {list(TRACKERS)}.")
-        for name, count in counts.items():
+    def compiled_steps_with_the_closed_form():
+        model, enc, dec = make(seed=12, penalty="sigmoid")
+        variables = enc.trainable_variables + dec.trainable_variables
+        expected = sgd_reference_step(variables, _tf_loss(enc, dec, x, 1.0, lam), lr)[1]
+        model.optimizer.build(model.trainable_variables)
+        step = compiled(model.train_step)
+        try:
+            step(tf.constant(x))
+        except Exception as exc:  # noqa: BLE001  (any graph-mode failure gets the same hint)
             expect(
-                count == 3,
-                f"after 3 training steps the tracker '{name}' was updated {count:g} times: update "
-                "each tracker once per step (call self.update_trackers once).",
+                False,
+                f"train_step works when called directly but fails compiled, as fit runs it ({type(exc).__name__}): "
+                "no float(), .numpy() or print of tensor values.",
             )
-        history = model.fit(x, epochs=1, batch_size=2, validation_data=(x,), verbose=0)
-        expect(
-            {"val_loss", "val_contractive_loss"} <= set(history.history),
-            f"fit(validation_data=…) should report val_ losses; got {sorted(history.history)}.",
+        expect_weights_match(
+            variables,
+            expected,
+            'with penalty="sigmoid" (how the lab trains) one compiled step differs from the reference: use '
+            'contractive_penalty_sigmoid(h, kernel of the encoder\'s "code" layer) for that case.',
+            atol=2e-6,
         )
-        out = model.predict(x, verbose=0)
-        expect(out.shape == x.shape, f"predict should return reconstructions shaped like x; got {out.shape}.")
+        step(tf.constant(x_other))
+        counts = tracker_counts(model)
+        for name in TRACKERS:
+            expect(
+                counts.get(name) == 2,
+                f"after 2 compiled steps the tracker '{name}' was updated {counts.get(name, 0):g} times: update "
+                "each tracker once per step (self.update_trackers, once).",
+            )
+
+    def evaluate_gives_the_same_losses():
+        model, enc, dec = make(seed=13)
+        ref = _reference_losses(enc, dec, x_other)
+        before = [to_numpy(v) for v in model.trainable_variables]
+        scores = model.evaluate(x_other, batch_size=len(x_other), verbose=0, return_dict=True)
+        expect(
+            all(np.allclose(to_numpy(v), b) for v, b in zip(model.trainable_variables, before)),
+            "evaluate changed the weights: compute_losses must only compute the losses (no optimizer there).",
+        )
+        expected = {
+            "loss": ref["reconstruction"] + lam * ref["contractive"],
+            "reconstruction_loss": ref["reconstruction"],
+            "contractive_loss": ref["contractive"],
+        }
+        expect(
+            all(name in scores and np.isclose(scores[name], v, rtol=1e-3) for name, v in expected.items()),
+            "evaluate (the base test_step, which calls compute_losses) gives other losses than the training step: "
+            "compute the contractive loss in compute_losses and call it from train_step, so that both share it.",
+        )
+        out = model.predict(x_other, verbose=0)
+        expect(out.shape == x_other.shape, f"predict should return reconstructions shaped like x; got {out.shape}.")
         loaded = keras_round_trip(model)
         expect(
             np.isclose(float(getattr(loaded, "lam", np.nan)), lam),
             "after a .keras round trip λ is lost: return it from get_config.",
         )
         expect(
-            np.allclose(to_numpy(loaded(x)), out, atol=1e-6),
+            np.allclose(to_numpy(loaded(x_other)), out, atol=1e-6),
             "the reloaded model reconstructs differently: save the encoder and decoder in get_config.",
         )
 
     return run_checks(
         "contractive train_step",
-        [step_returns_the_right_terms, one_sgd_step_matches, trackers_count_steps_and_the_model_round_trips],
+        [
+            overrides_the_step,
+            one_step_matches_the_reference,
+            compiled_steps_with_the_closed_form,
+            evaluate_gives_the_same_losses,
+        ],
     )
