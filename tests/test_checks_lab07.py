@@ -10,6 +10,7 @@ from check_helpers import verdict
 from keras import ops
 
 import course_utils  # noqa: F401  (quiet TF before it is imported)
+from course_utils import models
 from course_utils.checks import lab07
 from course_utils.layers import Sampling
 from course_utils.losses import bernoulli_log_likelihood, gaussian_kl
@@ -189,14 +190,54 @@ def _vae_class(
     beta_on="kl",
     rec="bernoulli",
     batch="mean",
+    kl="closed-form",
     kl_sign=1.0,
-    kl_mean_latent=False,
+    drop=None,
     reset=False,
     twice=False,
     return_values=False,
     numpy=False,
+    own_train_step=True,
+    apply=True,
+    tracker_for_kl="kl_loss",
+    total_only=False,
+    inline=False,
+    sample_twice=False,
 ):
-    """The lead's VAE (MultiLossModel, compute_losses + train_step), with one mistake switched on."""
+    """The notebook's solution (compute_losses + train_step on MultiLossModel), with one mistake switched on."""
+
+    def negative_elbo(self, x, training):
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = z_mean if use_mean else self.sampling([z_mean, z_log_var])
+        if sample_twice:  # a second draw decoded: not the z of the first one
+            z = self.sampling([z_mean, z_log_var])
+        if stop_sampling:
+            z = ops.stop_gradient(z)
+        logits = self.decoder(z, training=training)
+        if rec == "bernoulli":
+            per_image = -bernoulli_log_likelihood(x, logits)
+        elif rec == "double-sigmoid":
+            per_image = -bernoulli_log_likelihood(x, ops.sigmoid(logits))
+        elif rec == "pixel-mean":
+            per_image = -bernoulli_log_likelihood(x, logits) / 36.0
+        else:  # squared error on probabilities
+            per_image = ops.sum(ops.reshape(ops.square(x - ops.sigmoid(logits)), (ops.shape(x)[0], -1)), 1)
+        kl_per = {
+            "closed-form": lambda: gaussian_kl(z_mean, z_log_var),
+            "mean-latent": lambda: gaussian_kl(z_mean, z_log_var) / 2.0,
+            "log-sigma": lambda: 0.5 * ops.sum(ops.square(z_mean) + ops.exp(2 * z_log_var) - 1 - 2 * z_log_var, -1),
+        }[kl]()
+        reduce = ops.sum if batch == "sum" else ops.mean
+        reconstruction, kl_value = reduce(per_image), ops.mean(kl_per)
+        if beta_on == "rec":
+            total = self.beta * reconstruction + kl_value
+        elif drop == "kl":
+            total = reconstruction
+        elif drop == "reconstruction":
+            total = self.beta * kl_value
+        else:
+            total = reconstruction + kl_sign * (self.beta if beta_on == "kl" else 1.0) * kl_value
+        return {"loss": total, "reconstruction_loss": reconstruction, "kl_loss": kl_value}
 
     class VAE(MultiLossModel):
         loss_terms = ("reconstruction", "kl")
@@ -211,61 +252,56 @@ def _vae_class(
             z_mean, z_log_var = self.encoder(x, training=training)
             return self.decoder(self.sampling([z_mean, z_log_var]), training=training)
 
+    if not inline:
+
         def compute_losses(self, data, training=False):
-            x = model_inputs(data)
-            z_mean, z_log_var = self.encoder(x, training=training)
-            z = z_mean if use_mean else self.sampling([z_mean, z_log_var])
-            if stop_sampling:
-                z = ops.stop_gradient(z)
-            logits = self.decoder(z, training=training)
-            if rec == "bernoulli":
-                per_image = -bernoulli_log_likelihood(x, logits)
-            elif rec == "pixel-mean":
-                per_image = -bernoulli_log_likelihood(x, logits) / 36.0
-            else:  # squared error on probabilities
-                per_image = ops.sum(ops.reshape(ops.square(x - ops.sigmoid(logits)), (ops.shape(x)[0], -1)), 1)
-            kl_per = gaussian_kl(z_mean, z_log_var)
-            if kl_mean_latent:
-                kl_per = kl_per / 2.0
-            reduce = ops.sum if batch == "sum" else ops.mean
-            reconstruction, kl = reduce(per_image), ops.mean(kl_per)
-            if beta_on == "rec":
-                total = self.beta * reconstruction + kl
+            return negative_elbo(self, model_inputs(data), training)
+
+        VAE.compute_losses = compute_losses
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            if inline:  # the loss written inside train_step only: test_step has none
+                losses = negative_elbo(self, model_inputs(data), True)
             else:
-                total = reconstruction + kl_sign * (self.beta if beta_on == "kl" else 1.0) * kl
-            return {"loss": total, "reconstruction_loss": reconstruction, "kl_loss": kl}
-
-        def train_step(self, data):
-            with tf.GradientTape() as tape:
                 losses = self.compute_losses(data, training=True)
-                objective = sign * losses["loss"]
-            if numpy:
-                print("loss", losses["loss"].numpy())
-            wrt = {
-                "all": self.trainable_variables,
-                "encoder": self.encoder.trainable_variables,
-                "decoder": self.decoder.trainable_variables,
-            }[variables]
-            grads = tape.gradient(objective, wrt)
+            objective = sign * losses["loss"]
+        if numpy:
+            print("loss", losses["loss"].numpy())
+        wrt = {
+            "all": self.trainable_variables,
+            "encoder": self.encoder.trainable_variables,
+            "decoder": self.decoder.trainable_variables,
+        }[variables]
+        grads = tape.gradient(objective, wrt)
+        if apply:
             self.optimizer.apply(grads, wrt)
-            if not track_kl:
-                losses = dict(losses)
-                self.trackers["loss"].update_state(losses["loss"])
-                self.trackers["reconstruction_loss"].update_state(losses["reconstruction_loss"])
-                return {name: t.result() for name, t in self.trackers.items()}
-            if reset:
-                for tracker in self.metrics:
-                    tracker.reset_state()
-            results = self.update_trackers(losses)
-            if twice:
-                self.trackers["loss"].update_state(losses["loss"])
-            return dict(losses) if return_values else results
+        if total_only:
+            self.trackers["loss"].update_state(losses["loss"])
+            return {"loss": self.trackers["loss"].result()}
+        if not track_kl or tracker_for_kl != "kl_loss":
+            self.trackers["loss"].update_state(losses["loss"])
+            self.trackers["reconstruction_loss"].update_state(losses["reconstruction_loss"])
+            if tracker_for_kl != "kl_loss":
+                self.trackers["kl_loss"].update_state(losses[tracker_for_kl])
+            return {name: t.result() for name, t in self.trackers.items()}
+        if reset:
+            for tracker in self.metrics:
+                tracker.reset_state()
+        for name, tracker in self.trackers.items():
+            tracker.update_state(losses[name])
+        if twice:
+            self.trackers["loss"].update_state(losses["loss"])
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        return dict(losses) if return_values else results
 
+    if own_train_step:
+        VAE.train_step = train_step
     return VAE
 
 
 class NotebookVAE(keras.Model):
-    """The notebook's current style (plain keras.Model, own trackers), trackers renamed as the lead plans."""
+    """A plain keras.Model with its own trackers, negative_elbo shared by train_step and test_step."""
 
     def __init__(self, encoder, decoder, beta=1.0, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -287,39 +323,66 @@ class NotebookVAE(keras.Model):
         kl = ops.mean(gaussian_kl(z_mean, z_log_var))
         return reconstruction + self.beta * kl, reconstruction, kl
 
+    def _track(self, values):
+        for tracker, value in zip(self.metrics, values):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
     def train_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self.negative_elbo(x, training=True)
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        for tracker, value in zip(self.metrics, (loss, reconstruction, kl)):
-            tracker.update_state(value)
-        return {m.name: m.result() for m in self.metrics}
+        return self._track((loss, reconstruction, kl))
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        return self._track(self.negative_elbo(x))
+
+
+class _TestStepTrains(_vae_class()):
+    """test_step that also applies a gradient step."""
+
+    def test_step(self, data):
+        return self.train_step(data)
 
 
 VAE_MISTAKES = {
+    "train-step-deleted": ({"own_train_step": False}, "does not define train_step"),
+    "gradients-not-applied": ({"apply": False}, "changed no weight"),
     "only-encoder-updated": ({"variables": "encoder"}, "decoder's weights did not change"),
     "only-decoder-updated": ({"variables": "decoder"}, "encoder's weights did not change"),
     "kl-tracker-never-updated": ({"track_kl": False}, "tracker holds 0"),
+    "kl-tracker-gets-reconstruction": (
+        {"tracker_for_kl": "reconstruction_loss"},
+        "'kl_loss' tracker holds the value of 'reconstruction_loss'",
+    ),
+    "returns-total-only": ({"total_only": True}, "should return a dict with the keys"),
     "loss-maximised": ({"sign": -1.0}, "uphill"),
     "sampling-blocks-gradients": ({"stop_sampling": True}, "through the sampled z"),
-    "decodes-z-mean": ({"use_mean": True}, "z_log_var head never changes"),
+    "decodes-z-mean": ({"use_mean": True}, "computed from z_mean"),
+    "decodes-a-second-draw": ({"sample_twice": True}, "drawn once per step"),
     "beta-on-reconstruction": ({"beta_on": "rec"}, "applies β to the reconstruction"),
     "beta-ignored": ({"beta_on": "none"}, "ignores β"),
+    "kl-missing": ({"drop": "kl"}, "leaves out the KL term"),
+    "reconstruction-missing": ({"drop": "reconstruction"}, "leaves out the reconstruction term"),
     "reconstruction-averaged-over-pixels": ({"rec": "pixel-mean"}, "averaged over the pixels"),
+    "double-sigmoid": ({"rec": "double-sigmoid"}, "sigmoid(logits)"),
     "mse-instead-of-bernoulli": ({"rec": "mse"}, "squared error"),
     "summed-over-batch": ({"batch": "sum"}, "summed over the batch"),
     "kl-subtracted": ({"kl_sign": -1.0}, "subtracts the KL"),
-    "kl-averaged-over-latent": ({"kl_mean_latent": True}, "averaged over the latent dimensions"),
+    "kl-averaged-over-latent": ({"kl": "mean-latent"}, "averaged over the latent dimensions"),
+    "kl-log-var-as-log-sigma": ({"kl": "log-sigma"}, "treats z_log_var as log σ"),
     "trackers-reset-every-step": ({"reset": True}, "never reset it inside train_step"),
     "tracker-updated-twice": ({"twice": True}, "exactly once"),
     "returns-step-values": ({"return_values": True}, "not the trackers' results"),
     "numpy-in-train-step": ({"numpy": True}, "compiled graph"),
+    "loss-only-inside-train-step": ({"inline": True}, "compute_losses, which is not written"),
 }
 
 
-@pytest.mark.parametrize("cls", [_vae_class(), NotebookVAE], ids=["multiloss-solution", "notebook-style"])
+@pytest.mark.parametrize("cls", [_vae_class(), NotebookVAE], ids=["multiloss-solution", "plain-keras-model"])
 def test_train_step_check_passes_on_correct_answers(cls, capsys):
     assert verdict(lab07.check_vae_train_step, cls), capsys.readouterr().out
     assert "✔ VAE train_step" in capsys.readouterr().out
@@ -329,3 +392,13 @@ def test_train_step_check_passes_on_correct_answers(cls, capsys):
 def test_train_step_check_catches_mistake(mistake, capsys):
     kwargs, phrase = VAE_MISTAKES[mistake]
     expect_caught(lab07.check_vae_train_step, _vae_class(**kwargs), "VAE train_step", phrase, capsys)
+
+
+def test_train_step_check_catches_a_test_step_that_trains(capsys):
+    phrase = "test_step changed the weights"
+    expect_caught(lab07.check_vae_train_step, _TestStepTrains, "VAE train_step", phrase, capsys)
+
+
+def test_train_step_check_rejects_the_package_vae(capsys):
+    """models.VAE keeps the base class's train_step: a student class that only renames it does not pass."""
+    expect_caught(lab07.check_vae_train_step, models.VAE, "VAE train_step", "does not define train_step", capsys)

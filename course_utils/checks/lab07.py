@@ -349,35 +349,88 @@ def _reference_loss(enc, dec, batch: np.ndarray, beta: float):
 
 
 def _term_mistakes(enc, dec, x: np.ndarray, beta: float, ref: dict[str, float]) -> list[tuple[str, float, str]]:
-    """(key, value, hint) of typical wrong loss terms for this batch."""
-    m, _ = (_np(t) for t in enc(x))
-    probs = 1.0 / (1.0 + np.exp(-_np(dec(m)).reshape(len(x), -1)))
-    sq = (x.reshape(len(x), -1) - probs) ** 2
+    """(key, value, hint) of typical wrong loss terms for this batch (quiet encoder: z = z_mean)."""
+    m, lv = (_np(t) for t in enc(x))
+    logits = _np(dec(m)).reshape(len(x), -1)
+    probs = 1.0 / (1.0 + np.exp(-logits))
+    t = x.reshape(len(x), -1).astype(np.float64)
+    sq = (t - probs) ** 2
+    double_sigmoid = np.mean(np.sum(np.logaddexp(0.0, probs) - t * probs, axis=1))
+    kl_log_sigma = np.mean(0.5 * np.sum(m**2 + np.exp(2 * lv) - 1.0 - 2 * lv, axis=1))
+    kl_no_exp = np.mean(0.5 * np.sum(m**2 - 1.0, axis=1))
     n, pixels, rec, kl = len(x), SIDE * SIDE, ref["reconstruction_loss"], ref["kl_loss"]
     return [
         ("reconstruction_loss", rec / pixels, "is averaged over the pixels; the log-likelihood sums over them"),
         ("reconstruction_loss", rec * n, "is summed over the batch; average it over the images"),
+        (
+            "reconstruction_loss",
+            double_sigmoid,
+            "was computed from sigmoid(logits) as if they were logits: the decoder already outputs logits, pass "
+            "them to the log-likelihood as they are (no sigmoid)",
+        ),
         ("reconstruction_loss", sq.sum(1).mean(), "is a squared error; use the Bernoulli negative log-likelihood"),
         ("reconstruction_loss", sq.mean(), "is a squared error; use the Bernoulli negative log-likelihood"),
         ("reconstruction_loss", -rec, "has the wrong sign: the negative log-likelihood is positive"),
         ("kl_loss", kl * n, "is summed over the batch; average it over the images"),
         ("kl_loss", kl / LATENT, "is averaged over the latent dimensions; sum over them"),
         ("kl_loss", -kl, "has the wrong sign (KL ≥ 0)"),
+        ("kl_loss", kl_log_sigma, "treats z_log_var as log σ; it is log σ², so σ² = exp(z_log_var)"),
+        ("kl_loss", kl_no_exp, "uses z_log_var where σ² = exp(z_log_var) belongs"),
+        ("kl_loss", 2 * kl, "is twice too large: the factor ½ is missing"),
         ("loss", beta * rec + kl, "applies β to the reconstruction; β multiplies the KL term"),
         ("loss", rec + kl, "ignores β: loss = reconstruction + β·KL"),
         ("loss", rec - beta * kl, "subtracts the KL; the negative ELBO adds β·KL"),
         ("loss", (rec + beta * kl) * n, "is summed over the batch; average it over the images"),
+        ("loss", rec, "leaves out the KL term: loss = reconstruction + β·KL"),
+        ("loss", beta * kl, "leaves out the reconstruction term: loss = reconstruction + β·KL"),
     ]
+
+
+_OFF_HINTS = {
+    "reconstruction_loss": "'reconstruction_loss' is off: the Bernoulli negative log-likelihood of the decoder's "
+    "logits, summed over the pixels and averaged over the images (nats per image).",
+    "kl_loss": "'kl_loss' is off: the closed-form KL summed over latent dimensions, averaged over the images.",
+    "loss": "'loss' is off: it should be reconstruction + β·KL (β = {beta}).",
+}
+
+
+def _expect_terms(logs: dict[str, float], ref: dict[str, float], mistakes, beta: float) -> None:
+    """Fail with the hint of the first term that differs from ``ref``, naming a known mistake where one matches."""
+    for key in ("reconstruction_loss", "kl_loss", "loss"):
+        if np.isclose(logs[key], ref[key], rtol=1e-4, atol=1e-4):
+            continue
+        for which, value, hint in mistakes:
+            expect(
+                not (which == key and np.isclose(logs[key], value, rtol=1e-4, atol=1e-4)),
+                f"'{key}' {hint} (β = {beta}).",
+            )
+        for other in TRACKERS:
+            expect(
+                other == key or not np.isclose(logs[key], ref[other], rtol=1e-4, atol=1e-4),
+                f"the '{key}' tracker holds the value of '{other}': update each tracker with its own term.",
+            )
+        expect(False, _OFF_HINTS[key].format(beta=beta))
+
+
+def _owner(cls, name: str):
+    """The class in ``cls``'s MRO that defines ``name`` (None if none does)."""
+    return next((k for k in cls.__mro__ if name in k.__dict__), None)
+
+
+def _is_library(klass) -> bool:
+    return klass is None or klass.__module__.split(".")[0] in ("keras", "course_utils")
 
 
 def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
     """Check a VAE class whose constructor is ``vae_cls(encoder, decoder, beta=..., seed=...)``.
 
-    Builds a tiny dense encoder/decoder on 6×6 binary images and compares one ``train_step`` (SGD) with a
-    reference step computed here (values in float64, weights after the step); the same model then runs three
-    compiled steps and its trackers must hold the mean of the four per-step values; last, with β = 0 and real
-    noise, the reconstruction gradient must reach the z_log_var head through the sample. The probes use
-    ``beta``, except that the default β = 1 is replaced by 0.5, where a β on the wrong term shows.
+    The class must define ``train_step`` itself (the base class's default does not count). Builds a tiny dense
+    encoder/decoder on 6×6 binary images and compares one ``train_step`` (SGD) with a reference step computed here
+    (values in float64, weights after the step); the same model then runs three compiled steps and its trackers
+    must hold the mean of the four per-step values; ``test_step`` must give the same loss without changing a
+    weight; last, with real noise, one step must match a reference that draws the same ε as the model's sampling
+    layer (seed 0). The probes use ``beta``, except that the default β = 1 is replaced by 0.5, where a β on the
+    wrong term shows.
     """
     import keras
     import tensorflow as tf
@@ -395,6 +448,13 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
             model = vae_cls(enc, dec, beta=b)
         model.compile(optimizer=keras.optimizers.SGD(lr))
         return model, enc, dec
+
+    def overrides_train_step():
+        expect(
+            not _is_library(_owner(vae_cls, "train_step")),
+            "your class does not define train_step: it inherits the base class's default. Write train_step in the "
+            "class (the exercise is the step with its loss).",
+        )
 
     def one_step_losses():
         model, enc, dec = make(probe_beta)
@@ -415,24 +475,7 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
         for key in TRACKERS:
             expect(np.isfinite(logs[key]), f"the '{key}' value is not finite.")
         state["logs"] = logs
-        for key in ("reconstruction_loss", "kl_loss", "loss"):
-            if np.isclose(logs[key], ref[key], rtol=1e-4, atol=1e-4):
-                continue
-            for which, value, hint in mistakes:
-                expect(
-                    not (which == key and np.isclose(logs[key], value, rtol=1e-4, atol=1e-4)),
-                    f"'{key}' {hint} (β = {probe_beta}).",
-                )
-            expect(
-                False,
-                {
-                    "reconstruction_loss": "'reconstruction_loss' is off: the Bernoulli negative log-likelihood of "
-                    "the decoder's logits, summed over the pixels and averaged over the images (nats per image).",
-                    "kl_loss": "'kl_loss' is off: the closed-form KL summed over latent dimensions, averaged over "
-                    "the images.",
-                    "loss": f"'loss' is off: it should be reconstruction + β·KL (β = {probe_beta}).",
-                }[key],
-            )
+        _expect_terms(logs, ref, mistakes, probe_beta)
 
     def one_step_update():
         enc, dec, old, new = state["enc"], state["dec"], state["old"], state["new"]
@@ -516,19 +559,87 @@ def check_vae_train_step(vae_cls, beta: float = 1.0) -> bool:
                 "{m.name: m.result() for m in self.metrics}, the running means.",
             )
 
-    def log_var_head_learns_through_the_sample():
-        # β = 0 and real noise: the z_log_var head can only learn through the sampled z and the decoder
-        model, enc, _ = make(0.0, quiet=False, seed=5)
-        head = enc.get_layer("z_log_var")
-        before = [_np(w) for w in head.trainable_weights]
-        model.train_step(tf.constant(x[:8]))
+    def test_step_same_loss():
+        # evaluate() runs test_step: the same loss as training, on the current weights, and no update
+        model, enc, dec = state["model"], state["enc"], state["dec"]
+        batch = x[24:32]
+        ref = _negative_elbo64(enc, dec, batch, probe_beta)
+        before = [_np(v) for v in model.trainable_variables]
+        for tracker in model.metrics:
+            tracker.reset_state()
+        try:
+            logs = model.test_step(tf.constant(batch))
+        except NotImplementedError:
+            expect(
+                False,
+                "test_step (used by evaluate and validation) calls self.compute_losses, which is not written: put the "
+                "loss in compute_losses and call it from train_step, so both steps share one copy of the loss.",
+            )
+        after = [_np(v) for v in model.trainable_variables]
         expect(
-            any(not np.allclose(b, _np(w)) for b, w in zip(before, head.trainable_weights)),
-            "with β = 0 the z_log_var head never changes: the reconstruction must be computed from the "
-            "reparameterized sample z = μ + exp(½·log σ²)·ε, not from z_mean.",
+            all(np.array_equal(b, a) for b, a in zip(before, after)),
+            "test_step changed the weights: evaluation computes the loss without gradients or optimizer steps.",
+        )
+        got = {k: float(_np(logs[k])) for k in TRACKERS if k in logs}
+        expect(
+            set(got) == set(TRACKERS) and all(np.isclose(got[k], ref[k], rtol=1e-4, atol=1e-4) for k in TRACKERS),
+            "test_step (evaluate, validation) reports a different loss than train_step minimises: compute the loss "
+            "in compute_losses and call that same method inside train_step's tape (no second copy).",
+        )
+
+    def noisy_step_matches_reference():
+        # real noise: the model's sampling layer (seed 0) draws the same ε as a fresh Sampling(seed=0) here
+        from course_utils.layers import Sampling
+
+        model, enc, dec = make(probe_beta, quiet=False, seed=5)
+        batch = x[:8]
+        m, lv = (_np(t) for t in enc(batch))
+        eps = _np(Sampling(seed=0)([np.zeros_like(m, "float32"), np.zeros_like(lv, "float32")]))
+        t = batch.reshape(len(batch), -1).astype(np.float64)
+
+        def rec64(z):
+            logits = _np(dec(z.astype("float32"))).reshape(len(batch), -1)
+            return float(np.mean(np.sum(np.logaddexp(0.0, logits) - t * logits, axis=1)))
+
+        sampled, at_mean = rec64(m + np.exp(0.5 * lv) * eps), rec64(m)
+
+        def loss():
+            zm, zlv = enc(batch)
+            logits = tf.reshape(dec(zm + tf.exp(0.5 * zlv) * tf.constant(eps, "float32")), (len(batch), -1))
+            rec = tf.reduce_mean(tf.reduce_sum(tf.nn.softplus(logits) - t.astype("float32") * logits, axis=1))
+            kl = tf.reduce_mean(0.5 * tf.reduce_sum(tf.square(zm) + tf.exp(zlv) - 1.0 - zlv, axis=1))
+            return rec + probe_beta * kl
+
+        _, new = sgd_reference_step(enc.trainable_variables + dec.trainable_variables, loss, lr)
+        logs = model.train_step(tf.constant(batch))
+        got = float(_np(logs["reconstruction_loss"]))
+        if not np.isclose(got, sampled, rtol=1e-4, atol=1e-4):
+            expect(
+                not np.isclose(got, at_mean, rtol=1e-4, atol=1e-4),
+                "the reconstruction is computed from z_mean: decode the reparameterized sample "
+                "z = self.sampling([z_mean, z_log_var]), or the z_log_var head never learns from the reconstruction.",
+            )
+            expect(
+                False,
+                "with real noise the reconstruction differs from one that decodes z = self.sampling([z_mean, "
+                "z_log_var]), drawn once per step: sample once inside the tape and decode that z.",
+            )
+        expect_weights_match(
+            enc.trainable_variables + dec.trainable_variables,
+            new,
+            "with real noise the weights after one step differ from an SGD step through the sampled z: build z with "
+            "self.sampling inside the tape so that the gradient reaches z_mean and z_log_var.",
+            atol=1e-5,
         )
 
     return run_checks(
         "VAE train_step",
-        [one_step_losses, one_step_update, compiled_steps_and_trackers, log_var_head_learns_through_the_sample],
+        [
+            overrides_train_step,
+            one_step_losses,
+            one_step_update,
+            compiled_steps_and_trackers,
+            test_step_same_loss,
+            noisy_step_matches_reference,
+        ],
     )
