@@ -173,6 +173,21 @@ def _execute_and_report(nb: Path, out_path: Path, *, fast: bool, label: str) -> 
     }
 
 
+def _execute_each(notebooks: list[Path], build: Path, *, fast: bool) -> dict[str, dict[str, Any]]:
+    """Execute ``notebooks`` one after the other into ``build/executed/``; their timing entries by display path."""
+    timings = {}
+    for nb in notebooks:
+        rel = _display_path(nb)
+        timings[str(rel)] = _execute_and_report(nb, build / "executed" / rel, fast=fast, label=str(rel))
+    return timings
+
+
+def _show_page(md: Path) -> None:
+    """Say where a results page and its JSON twin were written, then print the page."""
+    print(f"\nwrote {md} and {md.with_suffix('.json')}")
+    print(md.read_text())
+
+
 def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     """Execute ``notebooks`` into ``build``, then write ``results.md``/``results.json``; return failures."""
     from course_utils.tools.results import write_results
@@ -181,15 +196,9 @@ def run_all(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     shutil.rmtree(records, ignore_errors=True)
     records.mkdir(parents=True)
     os.environ["COURSE_RESULTS_DIR"] = str(records)
-    timings = {}
-    for nb in notebooks:
-        rel = _display_path(nb)
-        timings[str(rel)] = _execute_and_report(nb, build / "executed" / rel, fast=fast, label=str(rel))
-    failures = sum(t["status"] != "ok" for t in timings.values())
-    md = write_results(records, build, timings)
-    print(f"\nwrote {md} and {md.with_suffix('.json')}")
-    print(md.read_text())
-    return failures
+    timings = _execute_each(notebooks, build, fast=fast)
+    _show_page(write_results(records, build, timings))
+    return sum(t["status"] != "ok" for t in timings.values())
 
 
 def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> int:
@@ -215,9 +224,7 @@ def benchmark(notebook: Path, seeds: list[int], build: Path, *, fast: bool) -> i
         timings[str(seed)] = timing
     failures = sum(t["status"] != "ok" for t in timings.values())
     os.environ.pop("COURSE_SEED", None)
-    md = write_spread(records_by_seed, build, timings)
-    print(f"\nwrote {md} and {md.with_suffix('.json')}")
-    print(md.read_text())
+    _show_page(write_spread(records_by_seed, build, timings))
     return failures
 
 
@@ -299,16 +306,11 @@ def times(notebooks: list[Path], build: Path, *, fast: bool) -> int:
     Returns the number of notebooks that failed. Run it on an otherwise idle machine: the ``load`` column shows how
     busy the cores were when each notebook started.
     """
-    os.environ["COURSE_RESULTS_DIR"] = str(build / "records")
-    timings = {}
-    for nb in notebooks:
-        rel = _display_path(nb)
-        timings[str(rel)] = _execute_and_report(nb, build / "executed" / rel, fast=fast, label=str(rel))
     from course_utils.tools.results import write_times
 
-    md = write_times(build, timings)
-    print(f"\nwrote {md} and {md.with_suffix('.json')}")
-    print(md.read_text())
+    os.environ["COURSE_RESULTS_DIR"] = str(build / "records")
+    timings = _execute_each(notebooks, build, fast=fast)
+    _show_page(write_times(build, timings))
     return sum(t["status"] != "ok" for t in timings.values())
 
 
