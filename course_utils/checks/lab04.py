@@ -1,24 +1,45 @@
 """Checks for Lab 04, denoising autoencoders.
 
-Each check runs the student's code on small synthetic batches (flat grey images, tiny Dense encoders) and
+Each check runs the student's code on small synthetic batches (flat grey images, tiny seeded models) and
 compares what comes out with properties computed here: the fraction of zeroed pixels, the spread of the added
-noise, a float64 reference of the consistency objective and of its gradient. Typical mistakes are recognised by
-the numbers they produce, so the hint names the mistake; no hint prints an expected value.
+noise, one and two plain SGD steps of the denoising ``train_step`` recomputed with ``tf.GradientTape``, a float64
+reference of the consistency objective and of its gradient. The model checks replace ``corrupt`` with fixed
+corruptions that depend on their input, so that what is corrupted, and how often, shows. Typical mistakes are
+recognised by the numbers they produce, so the hint names the mistake; no hint prints an expected value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from course_utils.checks import expect, run_checks
-from course_utils.checks.probes import compiled, expect_updated_once, keras_round_trip, to_numpy
+from course_utils.checks.probes import (
+    compiled,
+    expect_updated_once,
+    expect_weights_match,
+    keras_round_trip,
+    sgd_reference_step,
+    tiny_images,
+    to_numpy,
+    tracker_counts,
+)
 
 # --------------------------------------------------------------------------------------------------
 # Exercise 1: a masking-noise layer
 # --------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_build() -> Iterator[None]:
+    """Silence Keras's note that a probe model holding an unbuilt layer (the masking layer) was built implicitly."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*`build\(\)` was called on layer", category=UserWarning)
+        yield
 
 
 def _bright_images(n: int, shape: tuple[int, ...] = (28, 28), seed: int = 0) -> np.ndarray:
@@ -311,7 +332,285 @@ def check_training_pair(training_pair: Callable[[Any, Any, Any], Any]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Exercise 3: the consistency objective
+# Exercise 3: the denoising train_step
+# --------------------------------------------------------------------------------------------------
+
+DAE_LR = 0.1  # plain SGD, so that one step can be recomputed here
+
+
+def _tiny_autoencoder(seed: int = 21):
+    """A seeded image → image model, (28, 28) → (28, 28): a tanh convolution, then a linear one.
+
+    The linear output leaves [0, 1] on many pixels, where a loss taken on a clipped output loses its gradient.
+    """
+    import keras
+
+    image = keras.Input((28, 28), name="image")
+    h = keras.layers.Reshape((28, 28, 1), name="add_channel")(image)
+    h = keras.layers.Conv2D(
+        3,
+        3,
+        padding="same",
+        activation="tanh",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=seed),
+        bias_initializer=keras.initializers.RandomNormal(stddev=0.2, seed=seed + 1),
+        name="conv",
+    )(h)
+    h = keras.layers.Conv2D(
+        1,
+        3,
+        padding="same",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=seed + 2),
+        bias_initializer=keras.initializers.Constant(0.3),
+        name="pixels",
+    )(h)
+    return keras.Model(image, keras.layers.Reshape((28, 28), name="denoised")(h), name="autoencoder")
+
+
+def _dae_pattern() -> np.ndarray:
+    """The fixed pattern that the probe corruption adds, once more at every call (call n adds n times it)."""
+    return np.random.default_rng(22).normal(scale=0.3, size=(28, 28)).astype("float32")
+
+
+def _counting_corruption(pattern: np.ndarray):
+    """``corrupt(x) = x + n·pattern`` at the n-th call, counted in a variable (so also inside a compiled step)."""
+    import tensorflow as tf
+
+    calls = tf.Variable(0.0, trainable=False, dtype="float32", name="corrupt_calls")
+    p = tf.constant(pattern)
+
+    def corrupt(x):
+        return tf.convert_to_tensor(x, dtype="float32") + calls.assign_add(1.0) * p
+
+    return corrupt, calls
+
+
+def _dae_reference(autoencoder, x: np.ndarray, pattern: np.ndarray, n: int):
+    """The loss of the n-th step (input x + n·pattern, target x) as a TensorFlow function, for sgd_reference_step."""
+    import tensorflow as tf
+
+    noisy, clean = tf.constant(x + n * pattern), tf.constant(x)
+
+    def loss():
+        return tf.reduce_mean(tf.square(autoencoder(noisy) - clean))
+
+    return loss
+
+
+def _dae_loss_mistakes(autoencoder, x: np.ndarray, pattern: np.ndarray) -> tuple[float, list[tuple[float, str]]]:
+    """The first step's loss (float64) and (value, hint) of typical wrong losses, the probe corrupting once per call."""
+    out0, out1, out2 = (to_numpy(autoencoder(x + n * pattern)) for n in (0, 1, 2))
+    clean, p = x.astype(np.float64), pattern.astype(np.float64)
+    err = out1 - clean
+    ref = float(np.mean(err**2))
+    once = "call self.corrupt(x) once per step and use that copy as the input"
+    return ref, [
+        (
+            np.mean((out1 - (clean + p)) ** 2),
+            "the loss compares the output with the noisy input (noisy → noisy): the target is the clean batch x.",
+        ),
+        (
+            np.mean((out0 - clean) ** 2),
+            "the model is fed the clean batch (clean → clean): feed it the corrupted "
+            "copy and compare its output with the clean x.",
+        ),
+        (
+            np.mean((out0 - (clean + p)) ** 2),
+            "input and target are swapped: the model's input is the corrupted copy, the target the clean x.",
+        ),
+        (
+            np.mean((out1 - (clean + 2 * p)) ** 2),
+            "the target is a second corrupted copy (self.corrupt called again): "
+            f"the target is the clean batch x; {once}.",
+        ),
+        (np.mean((out2 - clean) ** 2), f"the model's input comes from a second call of self.corrupt: {once}."),
+        (np.sum(err**2), "the loss is summed over pixels and images: average the squared error (keras.ops.mean)."),
+        (ref * err[0].size, "the loss sums the squared error over the pixels: average it over the pixels too."),
+        (ref * len(x), "the loss is summed over the images: average it over the batch."),
+        (np.mean(np.abs(err)), "the loss is the mean absolute error: use the mean squared error."),
+        (np.sqrt(ref), "the loss is the root of the mean squared error: use the mean squared error itself."),
+        (
+            np.mean((np.clip(out1, 0, 1) - clean) ** 2),
+            "the loss is taken on a clipped output: no gradient flows "
+            "where the output leaves [0, 1]. Compare the raw output with x.",
+        ),
+        (-ref, "the loss is negative: minimise the mean squared error itself (gradient descent, not ascent)."),
+    ]
+
+
+def _fit_one_epoch(model: Any, x: np.ndarray, batch_size: int) -> tuple[Any, list[dict[str, float]]]:
+    """``fit(x)`` for one unshuffled epoch, as the lab trains (y=None: ``data`` is the batch itself); returns the
+    History and what ``train_step`` returned at each step (the raw logs, which the progress bar shows)."""
+    import keras
+
+    returned: list[dict[str, float]] = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: returned.append({k: float(np.asarray(v)) for k, v in logs.items()})
+    )
+    history = model.fit(x, epochs=1, batch_size=batch_size, shuffle=False, verbose=0, callbacks=[record])
+    return history, returned
+
+
+def check_denoising_train_step(model_class: type) -> bool:
+    """`model_class(autoencoder)`: `train_step` takes one SGD step on MSE(autoencoder(self.corrupt(x)), x), the clean x.
+
+    The probe replaces the instance's ``corrupt`` by a deterministic corruption that depends on its input and counts
+    its calls (the n-th call adds n times a fixed pattern). It runs one eager step, then one compiled epoch of two
+    batches, both with ``fit(x)`` and y=None as the lab trains (``data`` is the batch itself), and compares the
+    loss, the tracker and the weights with one (then two) plain SGD steps computed here with ``tf.GradientTape``.
+    It relies on: the constructor's first argument (the image → image model), ``corrupt`` (replaced), ``metrics``
+    (a ``Mean`` tracker named ``loss``) and ``train_step``.
+    """
+    import keras
+
+    x = tiny_images(8, seed=20)
+    pattern = _dae_pattern()
+    state: dict[str, Any] = {}
+
+    def make(run_eagerly: bool):
+        autoencoder = _tiny_autoencoder()
+        model = model_class(autoencoder)
+        corrupt, calls = _counting_corruption(pattern)
+        model.corrupt = corrupt
+        model.compile(optimizer=keras.optimizers.SGD(DAE_LR), run_eagerly=run_eagerly)
+        return model, autoencoder, calls
+
+    def one_step_loss_and_tracker():
+        model, autoencoder, calls = make(run_eagerly=True)
+        batch = x[:4]
+        ref, mistakes = _dae_loss_mistakes(autoencoder, batch, pattern)
+        variables = autoencoder.trainable_variables
+        old = [to_numpy(v) for v in variables]
+        _, new = sgd_reference_step(variables, _dae_reference(autoencoder, batch, pattern, 1), DAE_LR)
+        _, returned = _fit_one_epoch(model, batch, len(batch))
+        state.update(old=old, new=new, got=[to_numpy(v) for v in variables], ref=ref)
+        logs = returned[-1]
+        expect(
+            "loss" in logs,
+            f"train_step should return {{'loss': self.loss_tracker.result()}}; fit received the keys {sorted(logs)}.",
+        )
+        counts = tracker_counts(model)
+        expect("loss" in counts, "list the Mean tracker named 'loss' in the `metrics` property.")
+        expect_updated_once(model, ["loss"])
+        tracker = float(to_numpy(next(m for m in model.metrics if m.name == "loss").result()))
+        got = logs["loss"]
+        expect(
+            np.isclose(got, tracker, rtol=1e-5, atol=1e-7),
+            "train_step returns a 'loss' that is not the tracker's result after this step: update the tracker "
+            "first, then return self.loss_tracker.result().",
+        )
+        n_calls = int(to_numpy(calls))
+        if not np.isclose(got, ref, rtol=1e-4, atol=1e-6):
+            for value, hint in mistakes:
+                expect(not np.isclose(got, value, rtol=1e-4, atol=1e-6), hint)
+            expect(
+                n_calls > 0,
+                "self.corrupt was never called: corrupt the clean batch with self.corrupt(x) (it draws fresh noise "
+                "of every kind the model trains on).",
+            )
+            expect(
+                False,
+                "the loss of one step differs from the mean squared error between the model's output on "
+                "self.corrupt(x) and the clean x.",
+            )
+        expect(
+            n_calls > 0,
+            "self.corrupt was never called: corrupt the clean batch with self.corrupt(x) before the forward pass.",
+        )
+
+    def one_step_update():
+        old, new, got = state["old"], state["new"], state["got"]
+
+        def same(a, b):
+            return all(np.allclose(p, q, rtol=0, atol=1e-6) for p, q in zip(a, b))
+
+        expect(
+            not same(got, old),
+            "train_step changed no weight: apply the gradients with self.optimizer.apply(grads, "
+            "self.trainable_variables).",
+        )
+        frozen = [i for i, (g, o) in enumerate(zip(got, old)) if np.allclose(g, o, rtol=0, atol=1e-7)]
+        expect(
+            not frozen,
+            "some of the autoencoder's weights did not move: take the gradients with respect to all of "
+            "self.trainable_variables and apply them to the same list.",
+        )
+        expect(
+            not same(got, [2 * o - w for o, w in zip(old, new)]),
+            "the weights moved uphill: the step increased the loss. Apply the gradients of the loss as they are.",
+        )
+        expect(
+            not same(got, [2 * w - o for o, w in zip(old, new)]),
+            "the gradients were applied twice: call self.optimizer.apply once per step.",
+        )
+        expect_weights_match(
+            got,
+            new,
+            "the weights after one step differ from one SGD step on the mean squared error between the model's "
+            "output on the corrupted copy and the clean x: compute that loss inside the GradientTape, "
+            "differentiate it with respect to self.trainable_variables and apply the gradients once.",
+            atol=1e-5,
+        )
+
+    def compiled_epoch():
+        model, autoencoder, calls = make(run_eagerly=False)
+        reference = _tiny_autoencoder()
+        variables = reference.trainable_variables
+        per_step = []
+        for n, batch in enumerate((x[:4], x[4:]), start=1):
+            loss, new = sgd_reference_step(variables, _dae_reference(reference, batch, pattern, n), DAE_LR)
+            per_step.append(loss)
+            for var, value in zip(variables, new):
+                var.assign(value.astype("float32"))
+        try:
+            history, returned = _fit_one_epoch(model, x, 4)
+        except Exception as exc:  # noqa: BLE001  (any graph-mode failure gets the same hint)
+            expect(
+                False,
+                f"train_step fails inside fit, which runs it as a compiled graph ({type(exc).__name__}): use "
+                "keras.ops on tensors, no float(), .numpy() or NumPy.",
+            )
+        n_calls = int(to_numpy(calls))
+        expect(
+            n_calls == 2,
+            f"in two compiled steps (fit) self.corrupt ran {n_calls} times: call it once per step, inside "
+            "train_step (not at trace time only, not once for the whole run).",
+        )
+        count = tracker_counts(model).get("loss", 2)
+        expect(
+            count == 2,
+            f"after an epoch of 2 steps the 'loss' tracker holds {count:g} updates: update it once per step and "
+            "never reset it inside train_step (Keras resets it at every epoch).",
+        )
+        mean = float(np.mean(per_step))
+        expect(
+            np.isclose(float(history.history["loss"][-1]), mean, rtol=1e-4, atol=1e-6),
+            "after an epoch of 2 compiled steps the 'loss' tracker does not hold the mean of the steps' losses: "
+            "update it once per step with that step's loss.",
+        )
+        last = returned[-1].get("loss", np.nan)
+        if not np.isclose(last, mean, rtol=1e-4, atol=1e-6):
+            expect(
+                not np.isclose(last, per_step[-1], rtol=1e-4, atol=1e-6),
+                "train_step returns the batch's loss, not the tracker's running mean (what the progress bar and "
+                "callbacks show): return {'loss': self.loss_tracker.result()}.",
+            )
+            expect(False, "train_step returns a 'loss' that is not the tracker's result after the step.")
+        expect_weights_match(
+            autoencoder.trainable_variables,
+            [to_numpy(v) for v in variables],
+            "in compiled steps (as fit runs them) the weights differ from plain SGD steps on the mean squared error "
+            "against the clean x, although one eager step was right: keep NumPy and Python-side state out of "
+            "train_step.",
+            atol=1e-5,
+        )
+
+    with _quiet_build():
+        return run_checks("denoising train_step", [one_step_loss_and_tracker, one_step_update, compiled_epoch])
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 4: the consistency objective
 # --------------------------------------------------------------------------------------------------
 
 SHAPE = (4, 4)
@@ -319,42 +618,77 @@ TERMS = ("loss", "reconstruction_loss", "consistency_loss")
 
 
 def _tiny_models(seed: int):
+    """A Dense encoder (image → 3-unit code, layer "code") and decoder, and the image → image autoencoder made of
+    the same layers (so its weights are theirs)."""
     import keras
 
     keras.utils.set_random_seed(seed)
     init = keras.initializers.RandomNormal(stddev=0.5, seed=seed)
+    code_layer = keras.layers.Dense(3, activation="tanh", kernel_initializer=init, name="code")
+    pixels_layer = keras.layers.Dense(16, activation="sigmoid", kernel_initializer=init, name="pixels")
+    reshape = keras.layers.Reshape(SHAPE, name="reshaped")
     inp = keras.Input(SHAPE, name="image")
-    code = keras.layers.Dense(3, activation="tanh", kernel_initializer=init, name="code")(
-        keras.layers.Flatten(name="flatten")(inp)
-    )
+    code = code_layer(keras.layers.Flatten(name="flatten")(inp))
     encoder = keras.Model(inp, code, name="encoder")
-    code_in = keras.Input((3,), name="code")
-    pixels = keras.layers.Dense(16, activation="sigmoid", kernel_initializer=init, name="pixels")(code_in)
-    decoder = keras.Model(code_in, keras.layers.Reshape(SHAPE, name="reshaped")(pixels), name="decoder")
-    return encoder, decoder
+    code_in = keras.Input((3,), name="code_in")
+    decoder = keras.Model(code_in, reshape(pixels_layer(code_in)), name="decoder")
+    autoencoder = keras.Model(inp, reshape(pixels_layer(code)), name="autoencoder")
+    return encoder, decoder, autoencoder
 
 
-def _views(x: np.ndarray) -> list[np.ndarray]:
-    """Two fixed, different corruptions of ``x``: the probe model returns them in turn from ``corrupt``."""
+def _view_patterns() -> tuple[np.ndarray, np.ndarray]:
+    """The fixed shift of the first view and the fixed mask of the second (one per pixel, shared by the images)."""
     rng = np.random.default_rng(9)
-    a = np.clip(x + rng.normal(scale=0.3, size=x.shape), 0, 1).astype("float32")
-    b = (x * (rng.random(x.shape) > 0.4)).astype("float32")
-    return [a, b]
+    return rng.normal(scale=0.3, size=SHAPE).astype("float32"), (rng.random(SHAPE) > 0.4).astype("float32")
 
 
-def _probe_class(cls: type, x: np.ndarray) -> type:
-    views = _views(x)
+def _views(x: np.ndarray, chained: bool = False) -> list[np.ndarray]:
+    """What the probe's ``corrupt`` returns for ``x`` at its first and second call: clip(x + shift, 0, 1), x · mask.
+
+    Both depend on their input, so ``chained=True`` gives the views of a model that corrupts the first view
+    (view_b = corrupt(view_a)) instead of the clean x.
+    """
+    shift, keep = _view_patterns()
+    a = np.clip(x + shift, 0, 1).astype("float32")
+    return [a, ((a if chained else x) * keep).astype("float32")]
+
+
+def _probe_class(cls: type) -> type:
+    """``cls`` whose ``corrupt`` is deterministic: the first call of a ``compute_losses`` makes view a, the second b.
+
+    The probe relies only on ``corrupt`` (replaced here) and ``compute_losses`` (wrapped to restart the count).
+    """
+    from keras import ops
+
+    shift, keep = _view_patterns()
 
     class Probe(cls):
         calls = 0
 
-        def corrupt(self, inputs):  # deterministic views, in turn
-            view = views[Probe.calls % 2]
+        def compute_losses(self, data, training=False):
+            Probe.calls = 0
+            return super().compute_losses(data, training=training)
+
+        def corrupt(self, inputs):  # view a, then view b, each a function of its input
+            first = Probe.calls % 2 == 0
             Probe.calls += 1
-            return view[: inputs.shape[0]] if inputs.shape[0] is not None else view
+            return ops.clip(inputs + shift, 0.0, 1.0) if first else inputs * keep
 
     Probe.__name__ = cls.__name__
     return Probe
+
+
+def _build_consistent(cls: type, models: tuple[Any, Any, Any], **kwargs: Any) -> Any:
+    """``cls(encoder=…, decoder=…, **kwargs)`` when the constructor takes both; otherwise
+    ``cls(autoencoder, **kwargs)`` with the image → image model as first argument (plus ``encoder=`` when the
+    constructor has that parameter). The autoencoder's code is the output of its layer named "code"."""
+    import inspect
+
+    encoder, decoder, autoencoder = models
+    params = inspect.signature(cls).parameters
+    if "encoder" in params and "decoder" in params:
+        return cls(encoder=encoder, decoder=decoder, **kwargs)
+    return cls(autoencoder, **kwargs, **({"encoder": encoder} if "encoder" in params else {}))
 
 
 def _reference(encoder, decoder, x, weight, stop=""):
@@ -371,16 +705,24 @@ def _reference(encoder, decoder, x, weight, stop=""):
 
 
 def check_consistency_losses(ConsistentDAE: type) -> bool:  # noqa: N803
-    """`ConsistentDAE(encoder, decoder, weight=…, seed=…).compute_losses(x)`: both views' MSE + weight·consistency."""
+    """`ConsistentDAE(autoencoder, weight=…, seed=…).compute_losses(x)`: both views' MSE + weight·consistency.
+
+    The first argument is an image → image autoencoder whose code is the output of its layer named "code" (a
+    constructor that takes `encoder` and `decoder` gets those instead; one that also takes `encoder` gets it). The
+    probe replaces `corrupt` by two fixed corruptions that depend on their input (the first and the second call of
+    each `compute_losses`), so that a second view made from the first one shows. It relies on `corrupt`,
+    `compute_losses`, `trainable_variables`, `metrics` (the MultiLossModel trackers) and `fit`.
+    """
     import tensorflow as tf
 
     x = np.random.default_rng(10).uniform(0.0, 1.0, size=(6, *SHAPE)).astype("float32")
     weight = 0.7
-    probe = _probe_class(ConsistentDAE, x)
+    probe = _probe_class(ConsistentDAE)
 
     def build(seed: int = 11):
-        encoder, decoder = _tiny_models(seed)
-        return probe(encoder, decoder, weight=weight, seed=0, name="consistent_dae"), encoder, decoder
+        models = _tiny_models(seed)
+        model = _build_consistent(probe, models, weight=weight, seed=0, name="consistent_dae")
+        return model, models[0], models[1]
 
     def losses_of(model):
         out = model.compute_losses(tf.constant(x), training=True)
@@ -402,6 +744,12 @@ def check_consistency_losses(ConsistentDAE: type) -> bool:  # noqa: N803
             got["consistency_loss"] != 0.0,
             "the consistency term is 0: the two views are the same tensor. Call self.corrupt(x) twice, "
             "one call per view.",
+        )
+        chained = to_numpy(encoder(tf.constant(_views(x, chained=True)[1])))
+        expect(
+            not np.isclose(got["consistency_loss"], np.mean(np.sum((to_numpy(h_a) - chained) ** 2, -1)), rtol=1e-4),
+            "the second view is a corruption of the first view: corrupt the clean x for each view, "
+            "self.corrupt(x) twice, so that the two views are independent corruptions of the same image.",
         )
         sq = to_numpy(tf.reduce_sum(tf.square(h_a - h_b), axis=-1))
         clean = [to_numpy(tf.reduce_mean(tf.reduce_sum(tf.square(h - h_x), axis=-1))) for h in (h_a, h_b)]
@@ -513,7 +861,8 @@ def check_consistency_losses(ConsistentDAE: type) -> bool:  # noqa: N803
         after = [to_numpy(v) for v in model.trainable_variables]
         expect(any(not np.allclose(a, b) for a, b in zip(after, before)), "one step of fit changed no weight.")
 
-    return run_checks(
-        "consistency objective",
-        [two_views_and_the_values, gradients_flow_through_both_codes, trains_with_fit],
-    )
+    with _quiet_build():
+        return run_checks(
+            "consistency objective",
+            [two_views_and_the_values, gradients_flow_through_both_codes, trains_with_fit],
+        )
