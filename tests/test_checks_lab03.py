@@ -28,11 +28,15 @@ def encoder_with(mistake=None):
         for i, f in enumerate(filters):
             stride = 1 if mistake == "no-stride" or (mistake == "one-stride" and i == 1) else 2
             padding = "valid" if mistake == "valid-padding" else "same"
-            h = layers.Conv2D(f, 3, strides=stride, padding=padding, activation="relu", name=f"down_{i}")(h)
+            act = None if mistake == "linear-body" else "relu"
+            h = layers.Conv2D(f, 3, strides=stride, padding=padding, activation=act, name=f"down_{i}")(h)
             if mistake == "pooling":
                 h = layers.MaxPooling2D(name=f"pool_{i}")(h)
         channels = 16 if mistake == "hard-coded-code" else code_channels
-        code = layers.Conv2D(channels, 3, padding="same", name="code")(h)
+        code_activation = {"relu-code": "relu", "sigmoid-code": "sigmoid", "tanh-code": "tanh"}.get(mistake)
+        code = layers.Conv2D(channels, 3, padding="same", activation=code_activation, name="code")(h)
+        if mistake == "relu-layer-after-code":
+            code = layers.ReLU(name="code_relu")(code)
         if mistake == "flatten":
             code = layers.Flatten(name="flat")(code)
         return keras.Model(image, code, name="encoder" if mistake == "fixed-name" else name)
@@ -52,7 +56,8 @@ def decoder_with(mistake=None):
                 continue
             stride = 1 if mistake == "no-stride" else 2
             padding = "valid" if mistake == "valid-padding" else "same"
-            h = layers.Conv2DTranspose(f, 3, strides=stride, padding=padding, activation="relu", name=f"up_{i}")(h)
+            act = None if mistake == "linear-body" else "relu"
+            h = layers.Conv2DTranspose(f, 3, strides=stride, padding=padding, activation=act, name=f"up_{i}")(h)
         if mistake == "no-output-conv":
             return keras.Model(code, h, name=name)
         activation = {"linear-output": None, "tanh-output": "tanh", "relu-output": "relu"}.get(mistake, "sigmoid")
@@ -165,6 +170,11 @@ def test_conv_autoencoder_passes_with_sequential_models(capsys):
         ("hard-coded-filters", "filters[i]"),
         ("reversed-filters", "filters[i]"),
         ("fixed-name", "name"),
+        ("relu-code", "the code layer has an activation (relu)"),
+        ("sigmoid-code", "the code layer has an activation (sigmoid)"),
+        ("tanh-code", "the code layer has an activation (tanh)"),
+        ("relu-layer-after-code", "the code layer has an activation (relu)"),
+        ("linear-body", "stride-2 Conv2D layers of the encoder"),
     ],
 )
 def test_conv_autoencoder_catches_encoder_mistake(capsys, mistake, hint):
@@ -185,6 +195,7 @@ def test_conv_autoencoder_catches_encoder_mistake(capsys, mistake, hint):
         ("linear-output", "sigmoid"),
         ("tanh-output", "sigmoid"),
         ("relu-output", "sigmoid"),
+        ("linear-body", "stride-2 Conv2DTranspose layers of the decoder"),
     ],
 )
 def test_conv_autoencoder_catches_decoder_mistake(capsys, mistake, hint):
@@ -192,6 +203,23 @@ def test_conv_autoencoder_catches_decoder_mistake(capsys, mistake, hint):
     assert not ok
     assert out.startswith("✘ convolutional encoder and decoder")
     assert hint in out, out
+
+
+def test_conv_autoencoder_passes_with_activation_layers_after_linear_convolutions(capsys):
+    def build_encoder(code_channels, *, filters=(32, 64), name="encoder"):
+        stack = [keras.Input((28, 28, 1))]
+        for f in filters:
+            stack += [layers.Conv2D(f, 3, strides=2, padding="same"), layers.LeakyReLU(0.1)]
+        return keras.Sequential([*stack, layers.Conv2D(code_channels, 3, padding="same")], name=name)
+
+    def build_decoder(code_channels, *, filters=(64, 32), name="decoder"):
+        stack = [keras.Input((7, 7, code_channels))]
+        for f in filters:
+            stack += [layers.Conv2DTranspose(f, 3, strides=2, padding="same"), layers.Activation("relu")]
+        return keras.Sequential([*stack, layers.Conv2D(1, 3, padding="same", activation="sigmoid")], name=name)
+
+    ok, out = run(lab03.check_conv_autoencoder, build_encoder, build_decoder, capsys=capsys)
+    assert ok, out
 
 
 def test_conv_autoencoder_passes_with_positional_or_keyword_filters(capsys):

@@ -1,4 +1,4 @@
-"""Checks for Lab 03, convolutional autoencoders, super-resolution and inpainting.
+"""Checks for Lab 03 (convolutional autoencoders, super-resolution) and Lab 03b (inpainting: `check_hole_mse`).
 
 Each check runs the student's code on tiny inputs (small filter counts, a handful of images) and compares what it
 does with a float64 NumPy reference written here independently. Typical mistakes are recognised by the shape or the
@@ -138,6 +138,52 @@ def _expect_decoder_shapes(decoder: Any, code_channels: int, filters: tuple[int,
     )
 
 
+_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax")
+
+
+def _activation_of(model: Any, layer: Any) -> str:
+    """The name of the nonlinearity applied to `layer`'s output: its own activation, or an activation layer that
+    follows it directly in `model.layers` ("linear" if neither)."""
+    own = getattr(getattr(layer, "activation", None), "__name__", "linear")
+    if own != "linear":
+        return own
+    following = model.layers[model.layers.index(layer) + 1 :]
+    if following and type(following[0]).__name__ in _ACTIVATION_LAYERS:
+        nxt = following[0]
+        return getattr(getattr(nxt, "activation", None), "__name__", type(nxt).__name__.lower())
+    return "linear"
+
+
+def _expect_activations(model: Any, kind: str, what: str) -> None:
+    """Every stride-2 `kind` layer of `model` (the body) is followed by a nonlinearity."""
+    body = [layer for layer in _layers_of(model, kind) if tuple(layer.strides) == (2, 2)]
+    linear = [layer.name for layer in body if _activation_of(model, layer) == "linear"]
+    expect(
+        not linear,
+        f"the stride-2 {kind} layers of the {what} ({', '.join(linear)}) have no activation: without one, "
+        'stacked layers collapse into a single linear map; give each activation="relu".',
+    )
+
+
+def _expect_linear_code(encoder: Any) -> None:
+    """The layer that makes the code has no activation, and the code can take negative values."""
+    last = encoder.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "linear")
+    if type(last).__name__ in _ACTIVATION_LAYERS:  # a separate ReLU / Activation layer after the code Conv2D
+        activation = activation if activation != "linear" else type(last).__name__.lower()
+    expect(
+        activation == "linear",
+        f"the code layer has an activation ({activation}): the last Conv2D of the encoder, to code_channels, "
+        "is linear (no activation), so that the code can take any real value.",
+    )
+    x = tiny_images(8, IMAGE[:2], seed=4)[..., None]
+    code = _np(encoder(x))
+    expect(
+        code.min() < 0.0,
+        "the code is never negative: the code layer must be linear (no activation, no ReLU after it).",
+    )
+
+
 def _expect_convention(builder: Callable[..., Any], what: str) -> None:
     """The course's builder convention: `build_x(code_channels, *, filters=..., name=...)`."""
     try:
@@ -199,6 +245,11 @@ def check_conv_autoencoder(build_encoder: Callable[..., Any], build_decoder: Cal
     def decoder_shapes():
         _expect_decoder_shapes(parts["decoder"], PROBE_CODE_CHANNELS, PROBE_DECODER_FILTERS)
 
+    def activations():
+        _expect_activations(parts["encoder"], "Conv2D", "encoder")
+        _expect_linear_code(parts["encoder"])
+        _expect_activations(parts["decoder"], "Conv2DTranspose", "decoder")
+
     def other_sizes():
         enc = build_encoder(2, filters=(3, 4), name="encoder_2")
         dec = build_decoder(2, filters=(4, 3), name="decoder_2")
@@ -225,12 +276,12 @@ def check_conv_autoencoder(build_encoder: Callable[..., Any], build_decoder: Cal
 
     return run_checks(
         "convolutional encoder and decoder",
-        [build, encoder_shapes, decoder_shapes, other_sizes, output_range, end_to_end],
+        [build, encoder_shapes, decoder_shapes, activations, other_sizes, output_range, end_to_end],
     )
 
 
 # --------------------------------------------------------------------------------------------------
-# Exercise 2: the loss on the hole pixels only
+# Lab 03b, Exercise: the loss on the hole pixels only
 # --------------------------------------------------------------------------------------------------
 
 
@@ -362,7 +413,7 @@ def check_hole_mse(hole_mse: Callable[[Any, Any, Any], Any]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Exercise 3: PSNR per image
+# Exercise 2: PSNR per image
 # --------------------------------------------------------------------------------------------------
 
 PSNR_CAP = 100.0
